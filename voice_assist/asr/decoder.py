@@ -1,0 +1,171 @@
+"""One Whisper decode of one utterance: the code that runs inside a worker thread.
+
+Whisper's encoder cost grows with the window it is given, and CTranslate2 accepts
+windows shorter than the 30 s the model was trained on.  Windows that hug the audio
+make Whisper hallucinate, so the window is the utterance rounded up to
+``window_step_ms`` with a floor of ``min_window_ms`` (10 s measured as accurate as
+30 s on our evaluation clips, at about a fifth of the encoder cost).
+
+The segment generator of faster-whisper is consumed here, fully, inside the worker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voice_assist.config import AsrOptions
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+SAMPLE_RATE_HZ = 16000
+_FRAMES_PER_S = 100
+_MAX_WINDOW_FRAMES = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedWord:
+    text: str
+    start_s: float
+    end_s: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """What one decode produced; times are relative to the decoded audio's start."""
+
+    text: str
+    words: tuple[DecodedWord, ...]
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    window_s: float
+    rejected: str | None = None
+    """Why the text was thrown away (``no_speech``, ``quiet``, ``loop``), if it was."""
+
+
+def window_frames(n_samples: int, options: AsrOptions) -> int:
+    """Encoder window (mel frames) for ``n_samples`` of audio."""
+    needed_ms = n_samples * 1000 / SAMPLE_RATE_HZ + 200
+    step = max(1, options.window_step_ms)
+    window_ms = max(options.min_window_ms, math.ceil(needed_ms / step) * step)
+    return min(_MAX_WINDOW_FRAMES, int(window_ms * _FRAMES_PER_S / 1000))
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    if samples.size == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+_LOOP_RE = re.compile(r"\b(\w+(?:\W+\w+){0,5}?)(?:\W+\1\b){3,}", re.IGNORECASE)
+
+
+def has_repetition_loop(text: str) -> bool:
+    """True for the classic Whisper failure: one phrase repeated four or more times."""
+    return bool(_LOOP_RE.search(text))
+
+
+class Decoder:
+    """Decodes utterances with a shared :class:`WhisperModel`; safe to call from threads."""
+
+    def __init__(self, model: WhisperModel, options: AsrOptions) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        self._model = model
+        self.options = options
+        language = None if options.language == "auto" else options.language
+        self._tokenizer_args: dict[str, Any] = {
+            "task": "transcribe",
+            "language": language or "en",
+        }
+        self._tokenizer_cls = Tokenizer
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, **self._tokenizer_args)
+        base = dict(
+            beam_size=options.beam_size,
+            best_of=1,
+            patience=1.0,
+            length_penalty=1.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            log_prob_threshold=options.log_prob_threshold,
+            no_speech_threshold=options.no_speech_threshold,
+            compression_ratio_threshold=options.compression_ratio_threshold,
+            condition_on_previous_text=False,
+            prompt_reset_on_temperature=0.5,
+            temperatures=[0.0, 0.2, 0.4, 0.6],
+            initial_prompt=None,
+            prefix=None,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            without_timestamps=True,
+            max_initial_timestamp=1.0,
+            word_timestamps=False,
+            prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、",
+            multilingual=language is None and model.model.is_multilingual,
+            max_new_tokens=None,
+            clip_timestamps="0",
+            hallucination_silence_threshold=None,
+            hotwords=None,
+        )
+        self._opts_partial = TranscriptionOptions(**base)  # type: ignore[arg-type]
+        self._opts_final = TranscriptionOptions(**{**base, "word_timestamps": True})  # type: ignore[arg-type]
+        self._local = threading.local()
+
+    def _tokenizer(self) -> Any:
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:  # the tokenizer keeps per-call state (detected language): one per thread
+            tok = self._tokenizer_cls(
+                self._model.hf_tokenizer, self._model.model.is_multilingual, **self._tokenizer_args
+            )
+            self._local.tokenizer = tok
+        return tok
+
+    def decode(self, audio: np.ndarray, *, words: bool) -> Hypothesis:
+        """Transcribe one utterance (at most 30 s of 16 kHz float32 audio)."""
+        audio = np.ascontiguousarray(audio[: _MAX_WINDOW_FRAMES * 160], dtype=np.float32)
+        frames = window_frames(audio.size, self.options)
+        window_s = frames / _FRAMES_PER_S
+        if rms_dbfs(audio) < self.options.min_rms_dbfs:
+            return Hypothesis("", (), 0.0, 1.0, 0.0, window_s, rejected="quiet")
+        model = self._model
+        features = model.feature_extractor(audio)
+        padded = np.zeros((features.shape[0], frames), dtype=np.float32)
+        n = min(frames, features.shape[1])
+        padded[:, :n] = features[:, :n]
+        encoder_output = model.encode(padded)
+        options = self._opts_final if words else self._opts_partial
+        segments = list(
+            model.generate_segments(features, self._tokenizer(), options, False, encoder_output)
+        )
+        text = "".join(s.text for s in segments).strip()
+        out_words: list[DecodedWord] = []
+        for seg in segments:
+            for w in seg.words or ():
+                out_words.append(DecodedWord(w.word.strip(), w.start, w.end, w.probability))
+        if segments:
+            avg_logprob = float(np.mean([s.avg_logprob for s in segments]))
+            no_speech = float(max(s.no_speech_prob for s in segments))
+            compression = float(max(s.compression_ratio for s in segments))
+        else:
+            avg_logprob, no_speech, compression = -math.inf, 1.0, 0.0
+        rejected = None
+        if not text:
+            rejected = "empty"
+        elif no_speech > self.options.no_speech_threshold and avg_logprob < self.options.log_prob_threshold:
+            rejected = "no_speech"
+        elif compression > self.options.compression_ratio_threshold or has_repetition_loop(text):
+            rejected = "loop"
+        if rejected:
+            return Hypothesis("", (), avg_logprob, no_speech, compression, window_s, rejected)
+        return Hypothesis(text, tuple(out_words), avg_logprob, no_speech, compression, window_s)

@@ -1,0 +1,346 @@
+"""Streaming transcription of one call leg: a synchronous, I/O-free core.
+
+The core decides *when* to decode and turns decode results into events; it never
+calls the model itself.  The runtime runs the :class:`DecodeRequest` objects it gets
+back (in a worker pool) and hands each :class:`~voice_assist.asr.decoder.Hypothesis`
+to :meth:`LegTranscriber.on_result`::
+
+    leg = LegTranscriber(call_id="c1", channel="customer", options=settings.asr)
+    out = leg.feed(samples)          # out.events, out.requests
+    events = leg.on_result(request, hypothesis)
+    out = leg.finish()
+
+Policy (DESIGN.md, latency budget):
+
+* Silero VAD gates speech; nothing outside speech is ever decoded.
+* While someone speaks, a partial decode of the utterance so far is requested every
+  ``partial_interval_ms`` of audio; the stable prefix is what two consecutive
+  hypotheses agree on (LocalAgreement) and never shrinks.
+* After ``end_silence_ms`` of silence the whole utterance is decoded once more, with
+  word timestamps: the final.  Finals are released in utterance order.
+* An utterance reaching ``max_utterance_ms`` is cut at its quietest moment in the last
+  few seconds (a pause between words), so no word is split and none lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from voice_assist.asr.decoder import Hypothesis
+from voice_assist.asr.vad import CHUNK_SAMPLES, SileroStream, SpeechGate
+from voice_assist.config import AsrOptions
+from voice_assist.events import Channel, Event, TranscriptEvent, VoiceActivity, Word
+
+SAMPLE_RATE_HZ = 16000
+_PREROLL_SAMPLES = SAMPLE_RATE_HZ  # audio kept before speech starts (for the pad)
+_CUT_SEARCH_MS = (4000, 300)  # look for a cut between 4 s and 0.3 s before the limit
+
+
+def samples_to_ms(n: int) -> int:
+    return int(n * 1000 // SAMPLE_RATE_HZ)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRequest:
+    """One decode the core wants run: ``audio`` is ``[start_sample, end_sample)`` of the leg."""
+
+    call_id: str
+    channel: Channel
+    utterance_id: str
+    utterance_index: int
+    kind: Literal["partial", "final"]
+    audio: np.ndarray = field(repr=False)
+    start_sample: int
+    end_sample: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_sample - self.start_sample) / SAMPLE_RATE_HZ
+
+
+@dataclass(slots=True)
+class FeedResult:
+    events: list[Event] = field(default_factory=list)
+    requests: list[DecodeRequest] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Utterance:
+    index: int
+    start_sample: int
+    last_partial_sample: int
+    last_words: list[str] = field(default_factory=list)
+    stable_words: list[str] = field(default_factory=list)
+    finalized: bool = False
+
+
+_WORD_NORM = re.compile(r"[^\w']+")
+
+
+def _norm(word: str) -> str:
+    return _WORD_NORM.sub("", word.lower())
+
+
+def agreed_prefix(a: list[str], b: list[str]) -> int:
+    """Number of leading words two hypotheses agree on (case and punctuation ignored)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if _norm(x) != _norm(y):
+            break
+        n += 1
+    return n
+
+
+class LegTranscriber:
+    """VAD-gated streaming transcription policy for one leg (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        channel: Channel,
+        options: AsrOptions,
+        vad: SileroStream | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.channel = channel
+        self.options = options
+        self._vad = vad or SileroStream()
+        self._gate = SpeechGate(
+            threshold=options.vad_threshold,
+            neg_threshold=options.vad_neg_threshold,
+            min_speech_ms=options.min_speech_ms,
+            end_silence_ms=options.end_silence_ms,
+            speech_pad_ms=options.speech_pad_ms,
+        )
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._buf_start = 0  # leg sample index of self._buf[0]
+        self._received = 0
+        self._probs: list[float] = []  # VAD probability per chunk since self._probs_start
+        self._probs_start = 0  # chunk index of self._probs[0]
+        self._utt: _Utterance | None = None
+        self._next_index = 0
+        self._pending_finals: dict[int, DecodeRequest] = {}
+        self._done_finals: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
+        self._next_release = 0
+        self._partial_every = int(options.partial_interval_ms * SAMPLE_RATE_HZ / 1000)
+        self._min_partial = int(options.min_partial_audio_ms * SAMPLE_RATE_HZ / 1000)
+        self._max_utt = int(options.max_utterance_ms * SAMPLE_RATE_HZ / 1000)
+
+    # ------------------------------------------------------------------ input
+    @property
+    def received_samples(self) -> int:
+        return self._received
+
+    @property
+    def speaking(self) -> bool:
+        return self._utt is not None
+
+    @property
+    def pending_finals(self) -> int:
+        return len(self._pending_finals)
+
+    def feed(self, samples: np.ndarray) -> FeedResult:
+        """Add 16 kHz float32 audio; returns events and decode requests now due."""
+        out = FeedResult()
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return out
+        self._buf = np.concatenate([self._buf, samples])
+        self._received += samples.size
+        probs = self._vad.feed(samples)
+        chunk0 = self._gate.position // CHUNK_SAMPLES
+        for k, p in enumerate(probs):
+            self._probs.append(float(p))
+            self._process_chunk(chunk0 + k, float(p), out)
+        self._trim()
+        return out
+
+    def _process_chunk(self, chunk_index: int, prob: float, out: FeedResult) -> None:
+        for change in self._gate.feed(np.array([prob], dtype=np.float32)):
+            if change.kind == "start":
+                self._start_utterance(change.sample, out)
+            else:
+                self._end_utterance(change.sample, out)
+        position = (chunk_index + 1) * CHUNK_SAMPLES
+        utt = self._utt
+        if utt is None:
+            return
+        if position - utt.start_sample >= self._max_utt:
+            cut = self._quiet_cut(utt.start_sample, position)
+            self._request_final(utt, cut, out)
+            self._utt = self._new_utterance(cut)
+            return
+        if (
+            position - utt.last_partial_sample >= self._partial_every
+            and position - utt.start_sample >= self._min_partial
+        ):
+            utt.last_partial_sample = position
+            out.requests.append(self._request(utt, "partial", utt.start_sample, position))
+
+    def _new_utterance(self, start_sample: int) -> _Utterance:
+        utt = _Utterance(self._next_index, start_sample, start_sample)
+        self._next_index += 1
+        return utt
+
+    def _start_utterance(self, sample: int, out: FeedResult) -> None:
+        self._utt = self._new_utterance(max(sample, self._buf_start))
+        out.events.append(
+            VoiceActivity(
+                call_id=self.call_id,
+                t_ms=samples_to_ms(sample),
+                channel=self.channel,
+                speaking=True,
+            )
+        )
+
+    def _end_utterance(self, sample: int, out: FeedResult) -> None:
+        utt = self._utt
+        self._utt = None
+        if utt is not None and sample > utt.start_sample:
+            self._request_final(utt, sample, out)
+        out.events.append(
+            VoiceActivity(
+                call_id=self.call_id,
+                t_ms=samples_to_ms(sample),
+                channel=self.channel,
+                speaking=False,
+            )
+        )
+
+    def _quiet_cut(self, start: int, limit: int) -> int:
+        """The start of the least speech-like chunk in the search span before ``limit``."""
+        lo_ms, hi_ms = _CUT_SEARCH_MS
+        lo = max(start + CHUNK_SAMPLES, limit - lo_ms * SAMPLE_RATE_HZ // 1000)
+        hi = limit - hi_ms * SAMPLE_RATE_HZ // 1000
+        first = lo // CHUNK_SAMPLES - self._probs_start
+        last = hi // CHUNK_SAMPLES - self._probs_start
+        window = self._probs[max(first, 0) : max(last, first + 1)]
+        if not window:
+            return limit
+        best = int(np.argmin(window)) + max(first, 0)
+        return (best + self._probs_start) * CHUNK_SAMPLES + CHUNK_SAMPLES // 2
+
+    def _request(self, utt: _Utterance, kind: Literal["partial", "final"], start: int, end: int) -> DecodeRequest:
+        a = start - self._buf_start
+        b = end - self._buf_start
+        return DecodeRequest(
+            call_id=self.call_id,
+            channel=self.channel,
+            utterance_id=f"{self.channel[0]}{utt.index}",
+            utterance_index=utt.index,
+            kind=kind,
+            audio=self._buf[max(a, 0) : max(b, 0)].copy(),
+            start_sample=start,
+            end_sample=end,
+        )
+
+    def _request_final(self, utt: _Utterance, end: int, out: FeedResult) -> None:
+        utt.finalized = True
+        req = self._request(utt, "final", utt.start_sample, end)
+        self._pending_finals[utt.index] = req
+        out.requests.append(req)
+
+    def _trim(self) -> None:
+        keep_from = self._received - _PREROLL_SAMPLES
+        if self._utt is not None:
+            keep_from = min(keep_from, self._utt.start_sample)
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._buf_start = keep_from
+            chunk_drop = keep_from // CHUNK_SAMPLES - self._probs_start
+            if chunk_drop > 0:
+                del self._probs[:chunk_drop]
+                self._probs_start += chunk_drop
+
+    def finish(self) -> FeedResult:
+        """End of the leg: the utterance in progress becomes a final request."""
+        out = FeedResult()
+        if self._utt is not None:
+            utt = self._utt
+            self._utt = None
+            end = self._received
+            if end - utt.start_sample >= CHUNK_SAMPLES:
+                self._request_final(utt, end, out)
+            out.events.append(
+                VoiceActivity(
+                    call_id=self.call_id,
+                    t_ms=samples_to_ms(end),
+                    channel=self.channel,
+                    speaking=False,
+                )
+            )
+        return out
+
+    # ---------------------------------------------------------------- results
+    def on_result(self, request: DecodeRequest, hypothesis: Hypothesis | None) -> list[Event]:
+        """Turn a finished decode into events.  ``hypothesis=None`` means the decode failed."""
+        if request.kind == "partial":
+            return self._on_partial(request, hypothesis)
+        self._pending_finals.pop(request.utterance_index, None)
+        self._done_finals[request.utterance_index] = (request, hypothesis)
+        events: list[Event] = []
+        while self._next_release in self._done_finals:
+            req, hyp = self._done_finals.pop(self._next_release)
+            self._next_release += 1
+            if hyp is not None and hyp.text:
+                events.append(self._final_event(req, hyp))
+        return events
+
+    def skip(self, request: DecodeRequest) -> None:
+        """A partial request that was dropped (overload) or a final that can never run."""
+        if request.kind == "final":
+            self.on_result(request, None)
+
+    def _on_partial(self, request: DecodeRequest, hyp: Hypothesis | None) -> list[Event]:
+        utt = self._utt
+        if hyp is None or not hyp.text or utt is None or utt.index != request.utterance_index:
+            return []  # the utterance has moved on to its final: this partial is stale
+        words = hyp.text.split()
+        agreed = agreed_prefix(utt.last_words, words)
+        if agreed > len(utt.stable_words):
+            utt.stable_words = words[:agreed]
+        utt.last_words = words
+        return [
+            TranscriptEvent(
+                call_id=self.call_id,
+                t_ms=samples_to_ms(request.end_sample),
+                channel=self.channel,
+                utterance_id=request.utterance_id,
+                is_final=False,
+                text=hyp.text,
+                stable_text=" ".join(utt.stable_words),
+                start_ms=samples_to_ms(request.start_sample),
+                end_ms=samples_to_ms(request.end_sample),
+            )
+        ]
+
+    def _final_event(self, req: DecodeRequest, hyp: Hypothesis) -> TranscriptEvent:
+        base = samples_to_ms(req.start_sample)
+        end_ms = samples_to_ms(req.end_sample)
+        words = tuple(
+            Word(
+                text=w.text,
+                start_ms=min(base + int(w.start_s * 1000), end_ms),
+                end_ms=min(base + int(w.end_s * 1000), end_ms),
+                probability=round(w.probability, 3),
+            )
+            for w in hyp.words
+        )
+        return TranscriptEvent(
+            call_id=self.call_id,
+            t_ms=end_ms,
+            channel=self.channel,
+            utterance_id=req.utterance_id,
+            is_final=True,
+            text=hyp.text,
+            stable_text=hyp.text,
+            start_ms=base,
+            end_ms=end_ms,
+            words=words,
+        )

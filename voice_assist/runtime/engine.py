@@ -1,0 +1,165 @@
+"""Process-wide services: the one Whisper model, the decode pool, the bus, the store.
+
+::
+
+    engine = await Engine.start(settings)
+    session = engine.open_call(agent_id="a42", source="native")
+    await session.push_audio("customer", samples)
+    await session.end("hangup")
+    await engine.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from voice_assist.asr.decoder import Decoder, Hypothesis
+from voice_assist.asr.model import load_model
+from voice_assist.asr.pool import DecodePool
+from voice_assist.asr.stream import DecodeRequest
+from voice_assist.config import Settings
+from voice_assist.errors import OverloadError
+from voice_assist.runtime.bus import EventBus
+from voice_assist.runtime.session import CallSession, Sink
+from voice_assist.runtime.stages import SharedData, Stages
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+
+def new_call_id() -> str:
+    """Sortable, unguessable, path-safe: ``20261122-091500-3fa9c1``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class Engine:
+    def __init__(self, settings: Settings, model: WhisperModel, *, store: Any = None) -> None:
+        self.settings = settings
+        self.model = model
+        self.decoder = Decoder(model, settings.asr)
+        self.pool = DecodePool.for_decoder(
+            self.decoder, workers=settings.model.workers, max_queue_s=settings.asr.max_queue_s
+        )
+        self.pool.on_shed = self._on_shed
+        self.bus = EventBus()
+        self.store = store
+        self.shared = SharedData(settings)
+        self.sessions: dict[str, CallSession] = {}
+        self.ready = False
+        self.calls_refused = 0
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, store: Any = None, model: WhisperModel | None = None
+    ) -> Engine:
+        """Load (in a thread: it takes seconds) and warm the model, start the pool."""
+        if model is None:
+            model = await asyncio.to_thread(load_model, settings)
+        engine = cls(settings, model, store=store)
+        engine.pool.start()
+        await engine.warm()
+        engine.ready = True
+        return engine
+
+    async def warm(self) -> None:
+        """One final-style decode so the first real utterance pays no start-up cost."""
+        rng = np.random.default_rng(0)
+        audio = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+        request = DecodeRequest(
+            call_id="warmup",
+            channel="customer",
+            utterance_id="w0",
+            utterance_index=0,
+            kind="final",
+            audio=audio,
+            start_sample=0,
+            end_sample=audio.size,
+        )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finished(_r: DecodeRequest, _h: Hypothesis | None, err: BaseException | None) -> None:
+            if not done.done():
+                done.set_result(None)
+            if err is not None:
+                log.warning("warm-up decode failed: %s", err)
+
+        self.pool.submit(request, finished)
+        await done
+
+    def open_call(
+        self,
+        *,
+        agent_id: str,
+        source: str,
+        call_id: str | None = None,
+        meta: Mapping[str, str] | None = None,
+        sink: Sink | None = None,
+    ) -> CallSession:
+        """Start a call.  Raises :class:`OverloadError` when the server sheds load."""
+        limit = self.settings.server.max_calls
+        if limit and len(self.sessions) >= limit:
+            self.calls_refused += 1
+            raise OverloadError(f"at capacity: {len(self.sessions)} live calls (server.max_calls)")
+        if self.pool.overloaded():
+            self.calls_refused += 1
+            raise OverloadError(
+                f"decoder behind by {self.pool.oldest_final_wait_s():.1f} s: not taking new calls"
+            )
+        call_id = call_id or new_call_id()
+        if call_id in self.sessions:
+            raise OverloadError(f"call {call_id} is already live")
+        sinks: list[Sink] = []
+        on_audio = on_close = None
+        if self.store is not None:
+            recorder = self.store.recorder(call_id, agent_id=agent_id, source=source, meta=dict(meta or {}))
+            sinks.append(recorder.on_event)
+            on_audio, on_close = recorder.on_audio, recorder.close
+        if sink is not None:
+            sinks.append(sink)
+        stages = Stages(
+            call_id=call_id,
+            settings=self.settings,
+            shared=self.shared,
+            on_audio=on_audio,
+            on_close=on_close,
+        )
+        session = CallSession(
+            self,
+            call_id=call_id,
+            agent_id=agent_id,
+            source=source,
+            meta=dict(meta or {}),
+            stages=stages,
+            sinks=sinks,
+        )
+        self.sessions[call_id] = session
+        log.info("[call_id=%s] call opened (agent_id=%s source=%s)", call_id, agent_id, source)
+        return session
+
+    def session(self, call_id: str) -> CallSession | None:
+        return self.sessions.get(call_id)
+
+    def _forget(self, session: CallSession) -> None:
+        self.sessions.pop(session.call_id, None)
+        log.info("[call_id=%s] call closed", session.call_id)
+
+    def _on_shed(self, request: DecodeRequest, backlog_s: float) -> None:
+        session = self.sessions.get(request.call_id)
+        if session is not None:
+            session.overload(request, backlog_s)
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.end("server_shutdown", flush_timeout_s=10.0)
+        await self.pool.close()
+        if self.store is not None and hasattr(self.store, "close"):
+            self.store.close()

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="voice-assist",
         description="Real-time empathy coach for phone support.",
     )
-    parser.add_argument("--config", metavar="FILE", help="a TOML file overriding config/default.toml")
+    parser.add_argument(
+        "--config", metavar="FILE", help="a TOML file overriding config/default.toml"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:

@@ -10,7 +10,9 @@ from typing import Any
 class CallLogger(logging.LoggerAdapter[logging.Logger]):
     """Prefixes messages with ``call_id=... channel=...`` and passes them as ``extra`` too."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})
         kwargs.setdefault("extra", {}).update(extra)
         prefix = " ".join(f"{k}={v}" for k, v in extra.items() if v is not None)

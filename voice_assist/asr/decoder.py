@@ -89,7 +89,9 @@ class Decoder:
             "language": language or "en",
         }
         self._tokenizer_cls = Tokenizer
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, **self._tokenizer_args)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, **self._tokenizer_args
+        )
         base = dict(
             beam_size=options.beam_size,
             best_of=1,
@@ -162,7 +164,10 @@ class Decoder:
         rejected = None
         if not text:
             rejected = "empty"
-        elif no_speech > self.options.no_speech_threshold and avg_logprob < self.options.log_prob_threshold:
+        elif (
+            no_speech > self.options.no_speech_threshold
+            and avg_logprob < self.options.log_prob_threshold
+        ):
             rejected = "no_speech"
         elif compression > self.options.compression_ratio_threshold or has_repetition_loop(text):
             rejected = "loop"

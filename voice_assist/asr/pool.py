@@ -39,7 +39,9 @@ class PoolStats:
     partials_shed: int = 0
     failures: int = 0
     busy_s: float = 0.0
-    final_wait_s: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=512))
+    final_wait_s: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=512)
+    )
 
 
 @dataclass(slots=True)
@@ -167,7 +169,9 @@ class DecodePool:
                 error = exc
                 self.stats.failures += 1
                 log.exception(
-                    "[call_id=%s channel=%s] decode failed", job.request.call_id, job.request.channel
+                    "[call_id=%s channel=%s] decode failed",
+                    job.request.call_id,
+                    job.request.channel,
                 )
             self.stats.busy_s += time.monotonic() - started
             if job.request.kind == "final":

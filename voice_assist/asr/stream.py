@@ -225,7 +225,9 @@ class LegTranscriber:
         best = int(np.argmin(window)) + max(first, 0)
         return (best + self._probs_start) * CHUNK_SAMPLES + CHUNK_SAMPLES // 2
 
-    def _request(self, utt: _Utterance, kind: Literal["partial", "final"], start: int, end: int) -> DecodeRequest:
+    def _request(
+        self, utt: _Utterance, kind: Literal["partial", "final"], start: int, end: int
+    ) -> DecodeRequest:
         a = start - self._buf_start
         b = end - self._buf_start
         return DecodeRequest(

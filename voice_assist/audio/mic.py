@@ -65,5 +65,7 @@ async def microphone_chunks(
         while True:
             chunk = await queue.get()
             if overflow["n"]:
-                raise AudioError(f"microphone overflow: {overflow['n']} chunks lost; machine too slow")
+                raise AudioError(
+                    f"microphone overflow: {overflow['n']} chunks lost; machine too slow"
+                )
             yield chunk

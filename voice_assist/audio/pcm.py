@@ -71,7 +71,9 @@ def decode(data: bytes, encoding: str) -> np.ndarray:
 
 def bytes_per_sample(encoding: str) -> int:
     if encoding not in ENCODINGS:
-        raise UnsupportedAudioError(f"unsupported encoding {encoding!r}; use one of {list(ENCODINGS)}")
+        raise UnsupportedAudioError(
+            f"unsupported encoding {encoding!r}; use one of {list(ENCODINGS)}"
+        )
     return 2 if encoding == "pcm_s16le" else 1
 
 

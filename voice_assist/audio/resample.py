@@ -36,7 +36,9 @@ class StreamResampler:
         return self._rs.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
-def resample(samples: np.ndarray, in_rate_hz: int, out_rate_hz: int = PIPELINE_RATE_HZ) -> np.ndarray:
+def resample(
+    samples: np.ndarray, in_rate_hz: int, out_rate_hz: int = PIPELINE_RATE_HZ
+) -> np.ndarray:
     """Resample a whole signal at once."""
     x = np.ascontiguousarray(samples, dtype=np.float32)
     if in_rate_hz == out_rate_hz:

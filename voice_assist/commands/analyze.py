@@ -14,7 +14,9 @@ _DENSE = ("prosody", "vad")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("audio", metavar="AUDIO", help="wav/flac/ogg/mp3; mono = customer, stereo = customer, agent")
+    p.add_argument(
+        "audio", metavar="AUDIO", help="wav/flac/ogg/mp3; mono = customer, stereo = customer, agent"
+    )
     p.add_argument("--json", action="store_true", help="print events as JSON Lines on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio at 1x, like a live call")
     p.add_argument(
@@ -73,9 +75,8 @@ async def _analyze(args: argparse.Namespace) -> int:
             seq += 1
             sys.stdout.write(json.dumps(to_wire(event, seq=seq), ensure_ascii=False) + "\n")
         elif isinstance(event, ev.TranscriptEvent) and event.is_final:
-            transcript_lines.append(
-                f"[{event.start_ms / 1000:7.2f}-{event.end_ms / 1000:7.2f}] {event.channel:8s} {event.text}"
-            )
+            span = f"[{event.start_ms / 1000:7.2f}-{event.end_ms / 1000:7.2f}]"
+            transcript_lines.append(f"{span} {event.channel:8s} {event.text}")
 
     bar = tqdm(
         total=round(duration_s, 1),

@@ -14,7 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print events as JSON Lines on stdout")
     p.add_argument("--device", default=None, help="input device name or index (see --list-devices)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
-    p.add_argument("--channel", choices=["customer", "agent"], default="customer", help="leg the microphone is")
+    p.add_argument(
+        "--channel", choices=["customer", "agent"], default="customer", help="leg the microphone is"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +50,7 @@ async def _listen(args: argparse.Namespace) -> int:
             mark = "" if event.is_final else "…"
             print(f"{event.channel}: {event.text}{mark}", file=sys.stdout, flush=True)
         elif isinstance(event, ev.Prompt):
-            print(f"  >> {event.text}  \"{event.suggested_phrase}\"", flush=True)
+            print(f'  >> {event.text}  "{event.suggested_phrase}"', flush=True)
 
     session = engine.open_call(agent_id="mic", source="mic", sink=sink)
     print("listening; Ctrl-C to stop", file=sys.stderr)

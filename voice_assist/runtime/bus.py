@@ -38,7 +38,9 @@ class LiveCall:
     distress_history: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=120)
     )
-    alerts: collections.deque[ev.Alert] = field(default_factory=lambda: collections.deque(maxlen=20))
+    alerts: collections.deque[ev.Alert] = field(
+        default_factory=lambda: collections.deque(maxlen=20)
+    )
     empathy: ev.EmpathyScore | None = None
     open_prompt: ev.Prompt | None = None
 
@@ -46,7 +48,9 @@ class LiveCall:
 class Subscription:
     """An async iterator of events for one subscriber (see module docstring)."""
 
-    def __init__(self, bus: EventBus, *, call_id: str | None, agent_id: str | None, maxsize: int) -> None:
+    def __init__(
+        self, bus: EventBus, *, call_id: str | None, agent_id: str | None, maxsize: int
+    ) -> None:
         self._bus = bus
         self.call_id = call_id
         self.agent_id = agent_id
@@ -150,7 +154,11 @@ class EventBus:
             return
         live.media_ms = max(live.media_ms, event.t_ms)
         if isinstance(event, ev.DistressUpdate):
-            live.distress, live.level, live.provisional = event.score, event.level, event.provisional
+            live.distress, live.level, live.provisional = (
+                event.score,
+                event.level,
+                event.provisional,
+            )
             live.distress_history.append(event.score)
         elif isinstance(event, ev.CallMetrics):
             live.metrics = event

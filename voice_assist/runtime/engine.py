@@ -120,7 +120,9 @@ class Engine:
         sinks: list[Sink] = []
         on_audio = on_close = None
         if self.store is not None:
-            recorder = self.store.recorder(call_id, agent_id=agent_id, source=source, meta=dict(meta or {}))
+            recorder = self.store.recorder(
+                call_id, agent_id=agent_id, source=source, meta=dict(meta or {})
+            )
             sinks.append(recorder.on_event)
             on_audio, on_close = recorder.on_audio, recorder.close
         if sink is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Sink = Callable[[ev.Event], None]
 _MAX_PENDING_FINALS = 8
 _OVERLOAD_EVENT_GAP_MS = 5000
+AckAction = Literal["shown", "dismissed", "followed"]
 
 
 class CallSession:
@@ -109,10 +110,15 @@ class CallSession:
             await self._drained.wait()
 
     def ack(self, prompt_id: str, action: str) -> None:
-        """The agent reacted to a prompt on the overlay."""
+        """The agent reacted to a prompt on the overlay (``shown``/``dismissed``/``followed``)."""
         if action not in ("shown", "dismissed", "followed") or self.ended:
             return
-        ack = ev.PromptAck(call_id=self.call_id, t_ms=self.media_ms, prompt_id=prompt_id, action=action)  # type: ignore[arg-type]
+        ack = ev.PromptAck(
+            call_id=self.call_id,
+            t_ms=self.media_ms,
+            prompt_id=prompt_id,
+            action=cast(AckAction, action),
+        )
         self._route(ack)
 
     # ------------------------------------------------------------------ end
@@ -132,13 +138,17 @@ class CallSession:
             try:
                 await asyncio.wait_for(self._wait_finals(), flush_timeout_s)
             except TimeoutError:
-                self._log.warning("finals still pending after %.0f s; ending anyway", flush_timeout_s)
+                self._log.warning(
+                    "finals still pending after %.0f s; ending anyway", flush_timeout_s
+                )
             t_ms = self.media_ms
             for event in self._stages.finish_distress(t_ms):
                 self._route(event)
             for event in self._stages.finish_coach(t_ms):
                 self._route(event)
-            self._emit(ev.CallEnded(call_id=self.call_id, t_ms=t_ms, reason=reason, duration_ms=t_ms))
+            self._emit(
+                ev.CallEnded(call_id=self.call_id, t_ms=t_ms, reason=reason, duration_ms=t_ms)
+            )
         finally:
             self.ended = True
             self._drained.set()

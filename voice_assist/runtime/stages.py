@@ -22,7 +22,13 @@ from voice_assist.prosody.tracker import ProsodyTracker
 AudioHook = Callable[[ev.Channel, np.ndarray], None]
 CloseHook = Callable[[str], None]
 
-_COACH_INPUTS = (ev.TranscriptEvent, ev.VoiceActivity, ev.DistressUpdate, ev.DistressEpisode, ev.PromptAck)
+_COACH_INPUTS = (
+    ev.TranscriptEvent,
+    ev.VoiceActivity,
+    ev.DistressUpdate,
+    ev.DistressEpisode,
+    ev.PromptAck,
+)
 
 
 class SharedData:
@@ -30,7 +36,9 @@ class SharedData:
 
     def __init__(self, settings: Settings) -> None:
         self.lexicon: Lexicon = load_lexicon(settings.project_path(settings.distress.lexicon_path))
-        self.phrases: PhraseLibrary = load_phrases(settings.project_path(settings.coach.phrases_path))
+        self.phrases: PhraseLibrary = load_phrases(
+            settings.project_path(settings.coach.phrases_path)
+        )
 
 
 class Stages:
@@ -69,9 +77,7 @@ class Stages:
         if isinstance(event, ev.ProsodyFrame) and event.channel == "customer":
             out += self.distress.on_prosody(event)
         elif (
-            isinstance(event, ev.TranscriptEvent)
-            and event.channel == "customer"
-            and event.is_final
+            isinstance(event, ev.TranscriptEvent) and event.channel == "customer" and event.is_final
         ):
             out += self.distress.on_transcript(event)
         if isinstance(event, _COACH_INPUTS):

@@ -1,0 +1,64 @@
+"""The real Whisper model behind the decoder: speech in, words out; non-speech, no text."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import read16k
+
+from voice_assist.asr.decoder import Decoder, has_repetition_loop, window_frames
+from voice_assist.config import Settings
+
+pytestmark = pytest.mark.model
+
+REFERENCE = "i have been waiting for an hour and nobody has helped me"
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+
+
+@pytest.fixture(scope="module")
+def decoder(whisper_model, settings: Settings) -> Decoder:  # type: ignore[no-untyped-def]
+    return Decoder(whisper_model, settings.asr)
+
+
+def test_decodes_speech_with_word_times(decoder: Decoder) -> None:
+    audio = read16k("utterance_en.flac")[8000:-16000]  # the sentence without the silences
+    hyp = decoder.decode(audio, words=True)
+    got = words(hyp.text)
+    ref = REFERENCE.split()
+    assert len(set(got) & set(ref)) >= len(ref) - 2, hyp.text
+    assert hyp.words and hyp.words[0].start_s < 0.5
+    assert hyp.words[-1].end_s <= audio.size / 16000 + 0.1
+    assert hyp.window_s == 10.0
+
+
+def test_no_text_from_silence_or_noise(decoder: Decoder) -> None:
+    rng = np.random.default_rng(7)
+    assert decoder.decode(np.zeros(32000, np.float32), words=True).text == ""
+    noise = (0.2 * rng.standard_normal(48000)).astype(np.float32)
+    hum = (0.3 * np.sin(2 * np.pi * 50 * np.arange(48000) / 16000)).astype(np.float32)
+    for audio in (noise, hum):
+        hyp = decoder.decode(audio, words=True)
+        assert len(words(hyp.text)) <= 1, hyp
+
+
+def test_clipped_speech_still_decodes(decoder: Decoder) -> None:
+    audio = np.clip(read16k("utterance_en.flac")[8000:-16000] * 20, -1, 1)
+    hyp = decoder.decode(audio, words=False)
+    assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= 6, hyp.text
+
+
+def test_window_grows_in_steps_with_a_floor(settings: Settings) -> None:
+    opts = settings.asr
+    assert window_frames(16000, opts) == 1000
+    assert window_frames(16000 * 12, opts) == 1500
+    assert window_frames(16000 * 40, opts) == 3000
+
+
+def test_repetition_loops_are_detected() -> None:
+    assert has_repetition_loop("thank you. thank you. thank you. thank you. thank you.")
+    assert not has_repetition_loop("no no I said the bill, not the phone")

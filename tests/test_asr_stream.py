@@ -1,0 +1,139 @@
+"""The streaming policy, driven by real VAD on real audio and hand-made hypotheses.
+
+The decoder is not under test here (see test_asr_model_e2e.py): each decode request
+is answered with a Hypothesis built from the request's own span.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import read16k
+
+from voice_assist.asr.decoder import DecodedWord, Hypothesis
+from voice_assist.asr.stream import DecodeRequest, LegTranscriber, agreed_prefix
+from voice_assist.config import Settings
+from voice_assist.events import TranscriptEvent, VoiceActivity
+
+
+def run_leg(settings: Settings, audio: np.ndarray, answer, chunk: int = 1600):  # type: ignore[no-untyped-def]
+    leg = LegTranscriber(call_id="c1", channel="customer", options=settings.asr)
+    events, requests = [], []
+    for i in range(0, audio.size, chunk):
+        out = leg.feed(audio[i : i + chunk])
+        events += out.events
+        for r in out.requests:
+            requests.append(r)
+            events += leg.on_result(r, answer(r))
+    out = leg.finish()
+    events += out.events
+    for r in out.requests:
+        requests.append(r)
+        events += leg.on_result(r, answer(r))
+    return leg, events, requests
+
+
+def words_hyp(text: str, duration_s: float) -> Hypothesis:
+    words = text.split()
+    step = duration_s / max(len(words), 1)
+    return Hypothesis(
+        text=text,
+        words=tuple(DecodedWord(w, i * step, (i + 1) * step, 0.9) for i, w in enumerate(words)),
+        avg_logprob=-0.2,
+        no_speech_prob=0.01,
+        compression_ratio=1.2,
+        window_s=10.0,
+    )
+
+
+def test_two_utterances_give_two_finals_with_partials_every_second(settings: Settings) -> None:
+    audio = read16k("two_utterances_en.flac")
+    leg, events, requests = run_leg(
+        settings, audio, lambda r: words_hyp(f"utt {r.utterance_index}", r.duration_s)
+    )
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+    assert [f.utterance_id for f in finals] == ["c0", "c1"]
+    vad = [e.speaking for e in events if isinstance(e, VoiceActivity)]
+    assert vad == [True, False, True, False]
+    for f in finals:
+        partial_ends = [
+            r.end_sample
+            for r in requests
+            if r.kind == "partial" and r.utterance_id == f.utterance_id
+        ]
+        gaps = np.diff([f.start_ms * 16] + partial_ends + [f.end_ms * 16]) / 16000
+        assert gaps.max() <= 1.0 + 0.04  # a refresh at least every second of speech
+    # the first utterance is the ~4 s sentence after 0.5 s of silence
+    assert 0.2 <= finals[0].start_ms / 1000 <= 0.6
+    assert 3.5 <= (finals[0].end_ms - finals[0].start_ms) / 1000 <= 5.0
+    assert leg.pending_finals == 0
+
+
+def test_silence_produces_no_requests(settings: Settings) -> None:
+    _, events, requests = run_leg(settings, np.zeros(16000 * 5, np.float32), lambda r: None)
+    assert requests == [] and events == []
+
+
+def test_final_words_are_shifted_to_call_time(settings: Settings) -> None:
+    audio = read16k("utterance_en.flac")
+    _, events, _ = run_leg(settings, audio, lambda r: words_hyp("hello there you", r.duration_s))
+    final = next(e for e in events if isinstance(e, TranscriptEvent) and e.is_final)
+    assert final.words[0].start_ms == final.start_ms
+    assert final.words[-1].end_ms <= final.end_ms
+    assert all(a.end_ms <= b.start_ms for a, b in zip(final.words, final.words[1:], strict=False))
+
+
+def test_stable_prefix_is_what_two_partials_agree_on_and_never_shrinks(settings: Settings) -> None:
+    audio = read16k("utterance_en.flac")
+    script = iter(
+        ["I have", "I have been waiting", "I've been waiting for", "I've been waiting for an hour"]
+    )
+
+    def answer(r: DecodeRequest) -> Hypothesis:
+        return words_hyp(next(script, "I've been waiting for an hour and nobody"), r.duration_s)
+
+    _, events, _ = run_leg(settings, audio, answer)
+    partials = [e for e in events if isinstance(e, TranscriptEvent) and not e.is_final]
+    assert len(partials) >= 3
+    stable = [p.stable_text for p in partials]
+    assert stable[0] == ""
+    assert stable[1] == "I have"
+    lengths = [len(s.split()) for s in stable]
+    assert lengths == sorted(lengths)
+
+
+def test_long_speech_is_split_below_the_limit_without_losing_audio(settings: Settings) -> None:
+    audio = read16k("long_monologue_en.flac")
+    leg, events, requests = run_leg(settings, audio, lambda r: words_hyp("x", r.duration_s))
+    finals = [r for r in requests if r.kind == "final"]
+    assert len(finals) >= 2
+    limit = settings.asr.max_utterance_ms * 16
+    assert all(r.end_sample - r.start_sample <= limit for r in finals)
+    # consecutive pieces of one speech run touch: nothing between them is lost
+    for a, b in zip(finals, finals[1:], strict=False):
+        if b.start_sample - a.end_sample < 16000:
+            assert b.start_sample == a.end_sample
+
+
+def test_finals_are_released_in_order_even_if_decoded_out_of_order(settings: Settings) -> None:
+    leg = LegTranscriber(call_id="c1", channel="agent", options=settings.asr)
+    audio = read16k("two_utterances_en.flac")
+    finals: list[DecodeRequest] = []
+    for i in range(0, audio.size, 1600):
+        finals += [r for r in leg.feed(audio[i : i + 1600]).requests if r.kind == "final"]
+    finals += leg.finish().requests
+    assert len(finals) == 2
+    assert leg.on_result(finals[1], words_hyp("second", 1.0)) == []
+    out = leg.on_result(finals[0], words_hyp("first", 1.0))
+    assert [e.text for e in out if isinstance(e, TranscriptEvent)] == ["first", "second"]
+
+
+def test_failed_or_empty_decodes_emit_no_text(settings: Settings) -> None:
+    audio = read16k("utterance_en.flac")
+    _, events, _ = run_leg(settings, audio, lambda r: None)
+    assert not [e for e in events if isinstance(e, TranscriptEvent)]
+
+
+def test_agreed_prefix_ignores_case_and_punctuation() -> None:
+    assert agreed_prefix(["Hello,", "world"], ["hello", "World!", "again"]) == 2
+    assert agreed_prefix(["a", "b"], ["a", "c"]) == 1
+    assert agreed_prefix([], ["a"]) == 0

@@ -80,11 +80,26 @@ class AudioOptions:
 
 @dataclass(frozen=True, slots=True)
 class ProsodyOptions:
+    """Per-leg prosody frames (see :mod:`voice_assist.prosody`)."""
+
+    analysis_rate_hz: int = 8000
+    """Legs are band-limited to this rate first (the telephone band: same features either way)."""
     frame_ms: int = 32
+    frame_hop_ms: int = 10
     window_ms: int = 1000
     hop_ms: int = 250
     fmin_hz: float = 65.0
     fmax_hz: float = 500.0
+    voicing_threshold: float = 0.5
+    """Normalised autocorrelation at the YIN period needed for a voiced frame."""
+    silence_dbfs: float = -60.0
+    """Frames quieter than this are silence (never voiced, never active)."""
+    active_range_db: float = 30.0
+    """Frames within this many dB of a window's loudest frame are active (not a pause)."""
+    min_voiced_ms: int = 100
+    """A window with less voiced audio than this is marked ``voiced=False``."""
+    leg_level_time_constant_s: float = 30.0
+    """Time constant of the leg's running voiced level (``loudness_db`` is relative to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +119,27 @@ class DistressOptions:
 
 @dataclass(frozen=True, slots=True)
 class CoachOptions:
+    """Coaching policy (``voice_assist.coach``).  Times are media-clock milliseconds."""
+
     phrases_path: str = "voice_assist/data/coach_phrases.toml"
     prompt_ttl_ms: int = 20000
     min_prompt_gap_ms: int = 8000
+    """Least time between two prompts (or two alerts) of the same kind."""
+    max_open_prompts: int = 3
+    """Cap on prompts shown at once; a more important prompt displaces a less important one."""
     overtalk_min_ms: int = 800
     ack_window_ms: int = 30000
+    """An acknowledgement counts for a distress episode up to this long after it started."""
+    metrics_interval_ms: int = 1000
+    """CallMetrics are emitted from ``Coach.tick`` at most this often."""
+    script_repeat_window_ms: int = 60000
+    """Two "I understand" within this window are a repeated script line."""
+    stock_reply_window_ms: int = 10000
+    """A one-word "fantastic" starting this soon after a customer complaint is a stock reply."""
+    speaking_rate_window_ms: int = 60000
+    """Agent words per minute are measured over the agent's final utterances in this window."""
+    urgent_alert_min_peak: float = 0.75
+    """Distress episodes peaking at or above this raise an urgent (not warn) supervisor alert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +161,10 @@ class ServerOptions:
     """Per-subscriber outgoing queue; a consumer that falls this far behind is dropped."""
     twilio_track_map: tuple[str, ...] = ("customer", "agent")
     """Twilio inbound, outbound track -> channel."""
+    audiohook_send_events: bool = True
+    """Send final transcripts and prompts back to AudioHook clients as ``event`` messages."""
+    send_timeout_s: float = 5.0
+    """A websocket send blocked this long (client stopped reading) drops that client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +172,17 @@ class StoreOptions:
     database_url: str = ""
     """Empty: SQLite file ``calls.db`` in the data directory.  Or a SQLAlchemy URL."""
     data_dir: str = "data"
+    """Audio archive and the default SQLite file; relative paths are relative to the project root."""
     timeline_hz: float = 4.0
+    """Rate of the stored distress/pitch/loudness timeline."""
+    archive_audio: bool = True
+    """Keep a stereo FLAC (customer, agent) of every call in ``<data_dir>/audio``."""
+    queue_max_items: int = 5000
+    """Writer queue bound; past it audio and low-priority events are dropped (counted)."""
+    live_stale_s: float = 15.0
+    """A 'live' call whose writer has been silent this long is marked 'interrupted'."""
+    min_free_mb: int = 64
+    """Refuse to start with less free space than this in the data directory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,11 @@ def test_acknowledgement_reports_feeling_and_offsets() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I know how you feel.", "I know exactly how you feel, sir", "I totally know what you're going through"],
+    [
+        "I know how you feel.",
+        "I know exactly how you feel, sir",
+        "I totally know what you're going through",
+    ],
 )
 def test_know_how_you_feel(text: str) -> None:
     assert find_know_how_you_feel(text)

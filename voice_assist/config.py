@@ -104,15 +104,41 @@ class ProsodyOptions:
 
 @dataclass(frozen=True, slots=True)
 class DistressOptions:
+    """Customer distress from prosody and words (see :mod:`voice_assist.distress`)."""
+
     baseline_min_voiced_ms: int = 15000
+    """Voiced customer speech before the baseline is ready (earlier scores are provisional)."""
     baseline_max_voiced_ms: int = 30000
-    baseline_slow_update: float = 0.01
+    """Voiced speech in the initial baseline estimate; after it the baseline moves slowly."""
+    baseline_provisional_voiced_ms: int = 3000
+    """Voiced speech before prosody counts at all (a provisional baseline)."""
+    baseline_time_constant_s: float = 120.0
+    """Slow baseline update after the initial estimate, in seconds of calm voiced speech."""
+    rise_time_constant_ms: int = 750
+    """Smoothing of the prosody evidence while the customer speaks."""
+    fall_time_constant_ms: int = 3000
+    """Decay of the prosody evidence towards calm while the customer is silent."""
     elevated_threshold: float = 0.5
+    """Score at and above which the level is ``elevated``: the arousal operating point."""
     high_threshold: float = 0.75
     episode_on_threshold: float = 0.6
     episode_off_threshold: float = 0.4
-    episode_min_ms: int = 1500
+    episode_min_ms: int = 2000
+    """Time above the on threshold before an episode starts."""
+    episode_end_hold_ms: int = 1000
+    """Time below the off threshold before an episode ends."""
     episode_cooldown_ms: int = 8000
+    """No new episode this long after one ended."""
+    lexicon_half_life_ms: int = 20000
+    """Half-life of the evidence a matched phrase adds."""
+    lexicon_max_logit: float = 4.0
+    """Cap on all word evidence together."""
+    speaking_rate_half_life_ms: int = 8000
+    """Half-life of the evidence of a fast utterance (words/s from the transcript)."""
+    speaking_rate_baseline_utterances: int = 6
+    """Calm final utterances that make the caller's own speaking-rate baseline."""
+    cause_min_logit: float = 0.5
+    """Evidence below this (in logit units) is not named as an episode cause."""
     lexicon_path: str = "voice_assist/data/distress_lexicon.toml"
     model_path: str = "voice_assist/data/distress_weights.json"
 

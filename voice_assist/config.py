@@ -123,15 +123,17 @@ class DistressOptions:
     high_threshold: float = 0.75
     episode_on_threshold: float = 0.6
     episode_off_threshold: float = 0.4
-    episode_min_ms: int = 2000
+    episode_min_ms: int = 3000
     """Time above the on threshold before an episode starts."""
     episode_end_hold_ms: int = 1000
     """Time below the off threshold before an episode ends."""
     episode_cooldown_ms: int = 8000
     """No new episode this long after one ended."""
+    lexicon_hold_ms: int = 10000
+    """A matched phrase's evidence holds this long at full weight ..."""
     lexicon_half_life_ms: int = 20000
-    """Half-life of the evidence a matched phrase adds."""
-    lexicon_max_logit: float = 4.0
+    """... then halves every this many ms."""
+    lexicon_max_logit: float = 5.0
     """Cap on all word evidence together."""
     speaking_rate_half_life_ms: int = 8000
     """Half-life of the evidence of a fast utterance (words/s from the transcript)."""
@@ -198,7 +200,7 @@ class StoreOptions:
     database_url: str = ""
     """Empty: SQLite file ``calls.db`` in the data directory.  Or a SQLAlchemy URL."""
     data_dir: str = "data"
-    """Audio archive and the default SQLite file; relative paths are relative to the project root."""
+    """Audio archive and default SQLite file; a relative path is relative to the project root."""
     timeline_hz: float = 4.0
     """Rate of the stored distress/pitch/loudness timeline."""
     archive_audio: bool = True

@@ -1,0 +1,140 @@
+"""Call store on a real PostgreSQL server: a throwaway cluster started by the test.
+
+Needs the Debian ``postgresql`` package (``/usr/lib/postgresql/*/bin``) and, when run as
+root, the ``postgres`` user (the cluster runs as that user via runuser).  Skipped with the
+reason otherwise.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from voice_assist.config import StoreOptions
+from voice_assist.errors import CallNotFoundError
+from voice_assist.replay.query import replay_data
+from voice_assist.replay.synthetic import synthetic_call
+from voice_assist.store import CorruptCallError, Store
+from voice_assist.store.migrations import LATEST
+
+pytestmark = pytest.mark.postgres
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: p.split("/")[4])
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the cluster")
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root and runuser(1) is missing")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="va-pg-"))
+    if as_user:
+        shutil.chown(root, "postgres")
+    data, sock, port = root / "data", root / "sock", _free_port()
+    sock.mkdir()
+    if as_user:
+        shutil.chown(sock, "postgres")
+
+    def run(*cmd: str) -> None:
+        proc = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} failed: {proc.stdout}\n{proc.stderr}")
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+            "--no-sync", "-E", "UTF8")  # fmt: skip
+        opts = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
+            "-w", "-t", "60", "start")  # fmt: skip
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"could not start a throwaway PostgreSQL cluster: {exc}")
+    try:
+        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgres_round_trip(pg_url: str, tmp_path: Path) -> None:
+    opts = StoreOptions(database_url=pg_url)
+    with Store.open(opts, data_dir=tmp_path) as store:
+        with store.engine.connect() as conn:
+            assert conn.dialect.name == "postgresql"
+            assert (
+                conn.execute(sa.text("select max(version) from schema_version")).scalar() == LATEST
+            )
+        for i, agent in enumerate(("a1", "a2", "a1")):
+            rec = store.recorder(f"pg-{i}", agent_id=agent, source="file", backpressure=True)
+            synthetic_call(rec, call_id=f"pg-{i}", duration_s=20 + 10 * i, seed=i,
+                           episode_every_s=15)  # fmt: skip
+            rec.close("hangup")
+        store.flush()
+        assert store.failed_statements == 0
+
+        page = store.list_calls(agent_id="a1")
+        assert page.total == 2 and [c.call_id for c in page.calls] == ["pg-2", "pg-0"]
+        assert store.list_calls(limit=1, offset=1).calls[0].call_id == "pg-1"
+        assert store.list_calls(min_distress=2.0).total == 0
+
+        call = store.get_call("pg-1")
+        assert call.status == "ended" and call.duration_ms == 30000
+        assert call.audio_state == "final" and call.audio_frames == 30 * 16000
+        assert store.transcript("pg-1")[0]["words"]
+        assert len(store.timeline("pg-1")["t_ms"]) == 120
+        assert store.prompts("pg-1")[0]["followed"]
+        assert store.empathy("pg-1") is not None
+        assert len(store.waveform("pg-1").customer) == 600
+        assert [m["type"] for m in store.iter_events("pg-1")][-1] == "call_ended"
+        data = replay_data(store, "pg-1")
+        assert data["audio"]["available"] and data["summary"]["episodes"] >= 1
+        with pytest.raises(CallNotFoundError):
+            store.get_call("nope")
+
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("update calls set meta = '{x' where id = 'pg-0'"))
+        with pytest.raises(CorruptCallError):
+            store.get_call("pg-0")
+        assert {c.call_id: c.error is not None for c in store.list_calls().calls}["pg-0"]
+
+        # a call left live by a dead process is marked interrupted by the next start
+        rec = store.recorder("pg-live", agent_id="a3", source="native")
+        synthetic_call(rec, call_id="pg-live", duration_s=5, audio=False)
+        store.flush()
+    with store.engine.begin() as conn:  # as if the writer had died: status back to live
+        conn.execute(sa.text("update calls set status = 'live' where id = 'pg-live'"))
+    with Store.open(StoreOptions(database_url=pg_url, live_stale_s=0.0), data_dir=tmp_path) as s2:
+        assert s2.get_call("pg-live").status == "interrupted"
+        assert s2.get_call("pg-1").status == "ended"  # migrations ran again: nothing lost

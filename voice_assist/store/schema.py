@@ -1,0 +1,140 @@
+"""The call store schema (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times: ``*_at_ms`` columns are wall-clock epoch milliseconds (UTC); every other ``*_ms``
+column is call-relative media time, like the events.  JSON columns are stored as text
+and parsed by :mod:`voice_assist.store.reader`, so one damaged row gives an error for
+its own call instead of breaking a listing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+CALL_STATUSES = ("live", "ended", "interrupted")
+AUDIO_STATES = ("none", "recording", "final", "damaged")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("applied_at_ms", sa.BigInteger, nullable=False),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(128), nullable=False, index=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("started_at_ms", sa.BigInteger, nullable=False, index=True),
+    sa.Column("ended_at_ms", sa.BigInteger),
+    sa.Column("duration_ms", sa.BigInteger, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("end_reason", sa.Text),
+    sa.Column("max_distress", sa.Float, index=True),
+    sa.Column("meta", sa.Text, nullable=False, default="{}"),
+    sa.Column("audio_state", sa.String(16), nullable=False, default="none"),
+    sa.Column("audio_frames", sa.BigInteger, nullable=False, default=0),
+    sa.Column("heartbeat_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("dropped_items", sa.Integer, nullable=False, default=0),
+    sa.Column("dropped_audio_ms", sa.BigInteger, nullable=False, default=0),
+)
+
+
+def _call_ref() -> sa.ForeignKey:
+    return sa.ForeignKey("calls.id", ondelete="CASCADE")
+
+
+utterances = sa.Table(
+    "utterances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(64), _call_ref(), nullable=False),
+    sa.Column("utterance_id", sa.String(128), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("start_ms", sa.BigInteger, nullable=False),
+    sa.Column("end_ms", sa.BigInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("words", sa.Text, nullable=False, default="[]"),
+    sa.Index("ix_utterances_call_start", "call_id", "start_ms"),
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("t_ms", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("distress", sa.Float),
+    sa.Column("level", sa.String(16)),
+    sa.Column("customer_pitch_st", sa.Float),
+    sa.Column("customer_loudness_db", sa.Float),
+    sa.Column("agent_pitch_st", sa.Float),
+    sa.Column("agent_loudness_db", sa.Float),
+)
+
+waveform = sa.Table(
+    "waveform",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("chunk_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hop_ms", sa.Integer, nullable=False),
+    sa.Column("customer", sa.LargeBinary, nullable=False),
+    sa.Column("agent", sa.LargeBinary, nullable=False),
+)
+
+episodes = sa.Table(
+    "episodes",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("episode_id", sa.String(128), primary_key=True),
+    sa.Column("start_ms", sa.BigInteger, nullable=False),
+    sa.Column("end_ms", sa.BigInteger),
+    sa.Column("peak", sa.Float, nullable=False),
+    sa.Column("cause", sa.Text, nullable=False, default="[]"),
+)
+
+prompts = sa.Table(
+    "prompts",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("prompt_id", sa.String(128), primary_key=True),
+    sa.Column("t_ms", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("suggested_phrase", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False, default="{}"),
+    sa.Column("ttl_ms", sa.BigInteger, nullable=False),
+    sa.Column("episode_id", sa.String(128)),
+    sa.Column("shown_ms", sa.BigInteger),
+    sa.Column("ack_action", sa.String(16)),
+    sa.Column("ack_ms", sa.BigInteger),
+    sa.Column("cleared_ms", sa.BigInteger),
+    sa.Column("clear_reason", sa.String(16)),
+)
+
+empathy = sa.Table(
+    "empathy",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("t_ms", sa.BigInteger, nullable=False),
+    sa.Column("episodes", sa.Integer, nullable=False),
+    sa.Column("acknowledged", sa.Integer, nullable=False),
+    sa.Column("ack_latency_ms", sa.Text, nullable=False, default="[]"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("call_id", sa.String(64), _call_ref(), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("t_ms", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+CALL_TABLES = (utterances, timeline, waveform, episodes, prompts, empathy, events)
+"""Per-call tables (rows keyed by ``call_id``), in no particular order."""

@@ -1,0 +1,237 @@
+"""Store: the call store's front door (open, record, read, close)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+
+from voice_assist.config import Settings, StoreOptions, load_settings
+from voice_assist.errors import StoreError
+from voice_assist.store import schema
+from voice_assist.store.database import (
+    check_data_dir,
+    describe_url,
+    make_engine,
+)
+from voice_assist.store.database import (
+    database_url as default_database_url,
+)
+from voice_assist.store.ids import new_call_id, validate_call_id
+from voice_assist.store.migrations import migrate
+from voice_assist.store.queue import OpenCall, RepairAudio
+from voice_assist.store.reader import StoreReader
+from voice_assist.store.recorder import CallRecorder
+from voice_assist.store.writer import StoreWriter, mark_stale_calls
+
+log = logging.getLogger(__name__)
+
+
+class Store(StoreReader):
+    """Calls, their events and timelines in a SQL database; their audio as FLAC files.
+
+    Open with :meth:`open`.  Recording goes through :meth:`recorder` (non-blocking, one
+    writer thread started on first use); reads (:meth:`list_calls`, :meth:`get_call`, ...)
+    run on the caller's thread.  :meth:`close` flushes and stops the writer; calls still
+    open at that point are marked ``interrupted``.  Usable from sync code and, through the
+    non-blocking recorder, from the event loop; run the reads in a thread from async code.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        write_engine: sa.Engine,
+        data_dir: Path,
+        options: StoreOptions,
+        url: str,
+    ) -> None:
+        super().__init__(engine, audio_dir=data_dir / "audio")
+        self.data_dir = data_dir
+        self.options = options
+        self.url = url
+        self._write_engine = write_engine
+        self._writer = StoreWriter(
+            write_engine,
+            audio_dir=self.audio_dir,
+            queue_max_items=options.queue_max_items,
+            timeline_hz=options.timeline_hz,
+            live_stale_s=options.live_stale_s,
+        )
+        self._open_ids: set[str] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | StoreOptions | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        database_url: str | None = None,
+        recover: bool = True,
+    ) -> Store:
+        """Open (and create or migrate) the store described by ``settings``.
+
+        ``settings`` may be the whole :class:`Settings`, just its :class:`StoreOptions`, or
+        None (``load_settings()``).  ``data_dir``/``database_url`` replace the
+        configured values.  With ``recover``, calls left ``live`` by a process that died are
+        marked ``interrupted`` and their audio archives repaired (in the writer thread).
+
+        Raises
+        ------
+        StoreError
+            The data directory cannot be created or written, is full, or the database
+            cannot be opened or is newer than this program.  The message says which.
+        """
+        if settings is None:
+            settings = load_settings()
+        if isinstance(settings, Settings):
+            options = settings.store
+            resolve = settings.project_path
+        else:
+            options = settings
+            resolve = Settings().project_path
+        root = Path(data_dir) if data_dir is not None else resolve(options.data_dir)
+        check_data_dir(root, min_free_mb=options.min_free_mb)
+        url = default_database_url(database_url or options.database_url, root)
+        engine = make_engine(url)
+        write_engine = make_engine(url, immediate=True)
+        try:
+            migrate(write_engine)
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            write_engine.dispose()
+            raise StoreError(f"cannot open the call database {describe_url(url)}: {exc}") from exc
+        except StoreError:
+            engine.dispose()
+            write_engine.dispose()
+            raise
+        store = cls(
+            engine=engine, write_engine=write_engine, data_dir=root, options=options, url=url
+        )
+        log.info("call store: %s, audio in %s", describe_url(url), store.audio_dir)
+        if recover:
+            store.recover()
+        return store
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def recorder(
+        self,
+        call_id: str | None = None,
+        *,
+        agent_id: str,
+        source: str,
+        meta: dict[str, Any] | None = None,
+        started_at_ms: int | None = None,
+        backpressure: bool = False,
+    ) -> CallRecorder:
+        """Start recording a call; returns its :class:`CallRecorder` (``.call_id``).
+
+        ``call_id`` must match ``^[A-Za-z0-9_-]{1,64}$`` (a random one when None).
+        ``backpressure=True`` makes the recorder wait for room in the write queue instead
+        of dropping (for file analysis, never for live calls).
+
+        Raises
+        ------
+        StoreError
+            Invalid id, an id already being recorded, or a closed store.  An id that is
+            already stored from an earlier run is refused by the writer (logged; the
+            recorder then stores nothing).
+        """
+        call_id = validate_call_id(call_id) if call_id is not None else new_call_id()
+        with self._lock:
+            if self._closed:
+                raise StoreError("the call store is closed")
+            if call_id in self._open_ids:
+                raise StoreError(f"call {call_id} is already being recorded")
+            self._open_ids.add(call_id)
+        self._writer.start()
+        item = OpenCall(
+            call_id=call_id,
+            agent_id=agent_id,
+            source=source,
+            meta=dict(meta or {}),
+            started_at_ms=started_at_ms if started_at_ms is not None else int(time.time() * 1000),
+        )
+        self._writer.put(item, essential=True, block=backpressure)
+        return CallRecorder(
+            self._writer,
+            call_id,
+            backpressure=backpressure,
+            archive_audio=self.options.archive_audio,
+            on_close=self._forget,
+        )
+
+    def _forget(self, call_id: str) -> None:
+        with self._lock:
+            self._open_ids.discard(call_id)
+
+    def recover(self) -> list[str]:
+        """Mark stale ``live`` calls ``interrupted``; queue their audio for repair."""
+        with self._lock:
+            exclude = set(self._open_ids)
+        try:
+            ids = mark_stale_calls(
+                self._write_engine, stale_s=self.options.live_stale_s, exclude=exclude
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot recover interrupted calls: {exc}") from exc
+        to_repair = [cid for cid in ids if (self.audio_dir / f"{cid}.flac").exists()]
+        if to_repair:
+            self._writer.start()
+            for cid in to_repair:
+                self._writer.put(RepairAudio(cid), essential=True)
+        c = schema.calls
+        with self.engine.connect() as conn:
+            others_live = conn.execute(
+                sa.select(sa.func.count()).select_from(c).where(c.c.status == "live")
+            ).scalar_one()
+        if others_live:
+            # live calls with a fresh heartbeat: another process, or one that died moments
+            # ago; the writer's periodic sweep settles which once they go stale
+            self._writer.start()
+        return ids
+
+    @property
+    def failed_statements(self) -> int:
+        """Statements the writer had to drop (each was logged)."""
+        return self._writer.failed_statements
+
+    def flush(self, timeout_s: float | None = 30.0) -> None:
+        """Wait until everything recorded so far is committed (and audio flushed).
+
+        Raises
+        ------
+        StoreError
+            The writer did not catch up within ``timeout_s``.
+        """
+        if not self._writer.flush(timeout_s):
+            raise StoreError(f"the store writer did not catch up within {timeout_s} s")
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Flush and stop the writer; calls still recording are marked ``interrupted``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._writer.stop(timeout_s)
+        self.engine.dispose()
+        self._write_engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

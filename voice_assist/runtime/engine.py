@@ -26,6 +26,7 @@ from voice_assist.asr.pool import DecodePool
 from voice_assist.asr.stream import DecodeRequest
 from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
+from voice_assist.prosody.tracker import ProsodyTracker
 from voice_assist.runtime.bus import EventBus
 from voice_assist.runtime.session import CallSession, Sink
 from voice_assist.runtime.stages import SharedData, Stages
@@ -93,6 +94,9 @@ class Engine:
                 log.warning("warm-up decode failed: %s", err)
 
         self.pool.submit(request, finished)
+        # the first prosody tracker pays librosa's import and JIT costs: not the first call
+        warm = ProsodyTracker(call_id="warmup", channel="customer", options=self.settings.prosody)
+        warm.feed(audio)
         await done
 
     def open_call(

@@ -25,8 +25,10 @@ async def feed_legs(
 ) -> None:
     """Push both legs chunk by chunk (interleaved, as a live call would), then end the call.
 
-    With ``realtime`` the chunks are paced by the wall clock at 1x; otherwise the only
-    brake is the session's own back-pressure (it waits when finals pile up).
+    With ``realtime`` the chunks are paced by the wall clock at 1x.  Otherwise audio
+    goes in as fast as the decoder keeps up: after each chunk the session settles
+    (its pending finals are decoded), so every stage sees events in media-time order,
+    exactly as in a live call.
     """
     step = 16 * chunk_ms
     total = max((x.size for x in legs.values()), default=0)
@@ -44,5 +46,6 @@ async def feed_legs(
             if delay > 0:
                 await asyncio.sleep(delay)
         else:
-            await asyncio.sleep(0)  # let decode callbacks run
+            await session.settle()
+            await asyncio.sleep(0)
     await session.end(end_reason)

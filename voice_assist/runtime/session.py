@@ -156,6 +156,15 @@ class CallSession:
             self._stages.close(reason)
             self.engine._forget(self)
 
+    async def settle(self) -> None:
+        """Wait until every final requested so far is decoded and routed.
+
+        File analysis calls this after each chunk so that transcripts reach the
+        distress estimator and the coach at the same media time as in a live call,
+        however fast the audio is pushed.
+        """
+        await self._wait_finals()
+
     async def _wait_finals(self) -> None:
         while self._pending_finals():
             self._drained.clear()

@@ -1,0 +1,53 @@
+"""``voice-assist token agent AGENT_ID`` / ``voice-assist token supervisor``: sign a feed token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "print a signed token for the agent overlay or the supervisor wall board"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("role", choices=("agent", "supervisor"), help="who the token is for")
+    p.add_argument("agent_id", nargs="?", metavar="AGENT_ID", help="the agent (agent tokens only)")
+    p.add_argument(
+        "--ttl-s", type=int, default=None, help="lifetime in seconds (default: server.token_ttl_s)"
+    )
+    p.add_argument(
+        "--url",
+        action="store_true",
+        help="print the page URL with the token (uses server.host and server.port)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from voice_assist.config import load_settings
+    from voice_assist.errors import ConfigError
+    from voice_assist.server.auth import sign_token
+
+    settings = load_settings(args.config)
+    opts = settings.server
+    if not opts.secret:
+        raise ConfigError(
+            "no server secret configured: set VOICE_ASSIST_SECRET (or server.secret in the "
+            "config file) to the secret the server runs with"
+        )
+    if args.role == "agent" and not args.agent_id:
+        print("voice-assist token: an agent token needs AGENT_ID", file=sys.stderr)
+        return 2
+    if args.role == "supervisor" and args.agent_id:
+        print("voice-assist token: a supervisor token takes no AGENT_ID", file=sys.stderr)
+        return 2
+    token = sign_token(
+        opts.secret,
+        role=args.role,
+        agent_id=args.agent_id if args.role == "agent" else None,
+        ttl_s=args.ttl_s if args.ttl_s is not None else opts.token_ttl_s,
+    )
+    if args.url:
+        page = "overlay" if args.role == "agent" else "supervisor"
+        print(f"http://{opts.host}:{opts.port}/{page}?token={token}")
+    else:
+        print(token)
+    return 0

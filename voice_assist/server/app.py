@@ -1,0 +1,374 @@
+"""The HTTP + websocket application: one Starlette app served by uvicorn.
+
+Why Starlette: a small, well-kept ASGI toolkit (the base of FastAPI) that gives
+websockets, static files, routing and lifespan in a few readable modules, with no
+framework magic to learn; uvicorn is its usual production server.  The ingress
+adapters stay sans-I/O, so a change of web stack touches only this package's glue.
+
+Endpoints::
+
+    GET  /healthz              200 {"status": "ok"} once the model is loaded and warmed, else 503
+    GET  /overlay?token=       the agent's panel (agent token)
+    GET  /supervisor?token=    the wall board (supervisor token)
+    GET  /static/...           page assets (no data in them)
+    GET  /v1/whoami            what a token says (401 when it is bad) - pages use it on reconnect
+    WS   /v1/ingest            native audio ingress (ingest key)
+    WS   /v1/twilio            Twilio Media Streams (key in ?key= or customParameters.api_key)
+    WS   /v1/audiohook         Genesys AudioHook v2 (X-API-KEY)
+    WS   /v1/agent             overlay feed (agent token)
+    WS   /v1/supervisor        wall-board feed (supervisor token)
+
+plus the stored-call routes of :mod:`voice_assist.server.api_calls` where present.
+A websocket with missing or bad credentials is refused before the handshake completes
+(HTTP 401, or 403 for a valid token of the wrong role) with a JSON reason; nothing
+about any call is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from voice_assist.config import Settings
+from voice_assist.errors import AuthError, VoiceAssistError
+from voice_assist.server import auth
+from voice_assist.server.audiohook import AudioHookProtocol
+from voice_assist.server.context import ServerContext
+from voice_assist.server.feeds import AgentFeed, FeedConnection, SupervisorFeed, TranscriptTail
+from voice_assist.server.ingest import IngressConnection
+from voice_assist.server.ingress import IngressProtocol
+from voice_assist.server.native import NativeProtocol
+from voice_assist.server.twilio import TwilioProtocol
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # tokens ride in page URLs
+]
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Any = None,
+    store: Any = None,
+    secret: str | None = None,
+) -> Starlette:
+    """Build the app.  Without ``engine`` it starts one in the background (``/healthz`` says when).
+
+    ``secret`` overrides ``settings.server.secret``; when both are empty a random
+    per-process secret is generated (tokens from ``voice-assist token`` then do not work,
+    and the log says so).
+    """
+    secret = secret or settings.server.secret
+    if not secret:
+        secret = auth.generate_secret()
+        log.warning(
+            "no server.secret configured: using a random per-process secret; "
+            "set VOICE_ASSIST_SECRET so `voice-assist token` can sign tokens for this server"
+        )
+    keys = auth.IngestKeys(settings.server.ingest_keys)
+    if not keys:
+        log.warning(
+            "no ingest keys configured (VOICE_ASSIST_INGEST_KEYS): audio ingress is refused"
+        )
+    ctx = ServerContext(settings=settings, secret=secret, keys=keys, engine=engine, store=store)
+    owns_engine = engine is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        starter: asyncio.Task[None] | None = None
+        if ctx.engine is None:
+            starter = asyncio.create_task(_start_engine(ctx))
+        else:
+            _start_tail(ctx)
+        try:
+            yield
+        finally:
+            if starter is not None:
+                starter.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await starter
+            if ctx.tail is not None:
+                await ctx.tail.stop()
+            if owns_engine and ctx.engine is not None:
+                await ctx.engine.close()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz(ctx)),
+        Route("/", _index),
+        Route("/overlay", _page(ctx, "overlay.html", "agent")),
+        Route("/supervisor", _page(ctx, "supervisor.html", "supervisor")),
+        Route("/v1/whoami", _whoami(ctx)),
+        WebSocketRoute("/v1/ingest", _ingress(ctx, "native")),
+        WebSocketRoute("/v1/twilio", _ingress(ctx, "twilio")),
+        WebSocketRoute("/v1/audiohook", _ingress(ctx, "audiohook")),
+        WebSocketRoute("/v1/agent", _feed(ctx, AgentFeed, "agent")),
+        WebSocketRoute("/v1/supervisor", _feed(ctx, SupervisorFeed, "supervisor")),
+    ]
+    routes += _stored_call_routes(ctx)
+    routes.append(
+        Mount("/static", app=StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
+    )
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+# -- engine ----------------------------------------------------------------------------------
+async def _start_engine(ctx: ServerContext) -> None:
+    from voice_assist.runtime.engine import Engine
+
+    try:
+        ctx.engine = await Engine.start(ctx.settings, store=ctx.store)
+    except VoiceAssistError as exc:
+        ctx.start_error = str(exc)
+        log.error("engine failed to start: %s", exc)
+        return
+    _start_tail(ctx)
+    log.info("engine ready")
+
+
+def _start_tail(ctx: ServerContext) -> None:
+    assert ctx.engine is not None
+    ctx.tail = TranscriptTail(ctx.engine.bus)
+    ctx.tail.start()
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
+    async def healthz(request: Request) -> Response:
+        if ctx.ready:
+            assert ctx.engine is not None
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "live_calls": len(ctx.engine.bus.live_calls()),
+                    "ingest_connections": ctx.ingest_connections,
+                    "feed_connections": ctx.feed_connections,
+                }
+            )
+        status = "failed" if ctx.start_error else "starting"
+        body: dict[str, Any] = {"status": status}
+        if ctx.start_error:
+            body["error"] = ctx.start_error
+        return JSONResponse(body, status_code=503)
+
+    return healthz
+
+
+async def _index(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "service": "voice_assist",
+            "pages": ["/overlay?token=AGENT_TOKEN", "/supervisor?token=SUPERVISOR_TOKEN"],
+            "health": "/healthz",
+        }
+    )
+
+
+def _claims(ctx: ServerContext, conn: HTTPConnection, role: auth.Role | None) -> auth.TokenClaims:
+    token = auth.token_from(conn.query_params, conn.headers)
+    return auth.verify_token(ctx.secret, token, role=role)
+
+
+def _status_for(exc: AuthError) -> int:
+    return 403 if "not allowed" in str(exc) else 401
+
+
+def _page(
+    ctx: ServerContext, filename: str, role: auth.Role
+) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        try:
+            _claims(ctx, request, role)
+        except AuthError as exc:
+            return _denied_page(str(exc), _status_for(exc))
+        response = FileResponse(WEB_DIR / filename, media_type="text/html")
+        response.headers["cache-control"] = "no-store"
+        response.headers["content-security-policy"] = PAGE_CSP
+        return response
+
+    return page
+
+
+def _denied_page(reason: str, status: int) -> Response:
+    reason = reason[:1].upper() + reason[1:]
+    html = (
+        "<!doctype html><meta charset=utf-8><title>voice_assist: access refused</title>"
+        "<link rel=stylesheet href=/static/overlay.css>"
+        f"<main class=denied><h1>Access refused</h1><p>{_escape(reason)}.</p>"
+        "<p>Ask for a new link (<code>voice-assist token ...</code>).</p></main>"
+    )
+    response = Response(html, status_code=status, media_type="text/html")
+    response.headers["content-security-policy"] = PAGE_CSP
+    return response
+
+
+def _whoami(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
+    async def whoami(request: Request) -> Response:
+        try:
+            claims = _claims(ctx, request, None)
+        except AuthError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        return JSONResponse(
+            {"role": claims.role, "agent_id": claims.agent_id, "expires_at_s": claims.expires_at_s}
+        )
+
+    return whoami
+
+
+def require_supervisor(conn: HTTPConnection) -> auth.TokenClaims:
+    """Guard for the stored-call routes: a supervisor token, else AuthError (401) / HTTP 403."""
+    ctx: ServerContext = conn.app.state.ctx
+    try:
+        return _claims(ctx, conn, "supervisor")
+    except AuthError as exc:
+        if _status_for(exc) == 403:
+            raise HTTPException(403, detail=str(exc)) from exc
+        raise
+
+
+def _stored_call_routes(ctx: ServerContext) -> list[BaseRoute]:
+    """Stored-call REST and /replay pages, when that module is installed."""
+    if ctx.store is None or importlib.util.find_spec("voice_assist.server.api_calls") is None:
+        return []
+    api_calls = importlib.import_module("voice_assist.server.api_calls")
+    return list(api_calls.make_routes(ctx.store, require_supervisor))
+
+
+# -- websockets ------------------------------------------------------------------------------
+async def _deny(websocket: WebSocket, status: int, reason: str) -> None:
+    """Refuse a websocket handshake with an HTTP status and a JSON reason."""
+    await websocket.send_denial_response(JSONResponse({"error": reason}, status_code=status))
+
+
+def _ingress(ctx: ServerContext, kind: str) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        opts = ctx.settings.server
+        candidate = auth.ingest_key_from(websocket.query_params, websocket.headers)
+        fingerprint: str | None = None
+        if candidate is not None or kind != "twilio":
+            # Twilio may carry its key in the start message instead: checked there.
+            try:
+                fingerprint = ctx.keys.match(candidate)
+            except AuthError as exc:
+                log.warning("%s ingress refused: %s", kind, exc)
+                await _deny(websocket, 401, str(exc))
+                return
+        if (
+            fingerprint is not None
+            and ctx.connections_per_key[fingerprint] >= opts.max_connections_per_key
+        ):
+            await _deny(websocket, 429, "too many connections for this API key")
+            return
+        if not ctx.ready:
+            await _deny(websocket, 503, "server is starting: model not ready")
+            return
+        protocol = _protocol(ctx.settings, kind)
+        await websocket.accept()
+        await IngressConnection(websocket, protocol, ctx, key_fingerprint=fingerprint).run()
+
+    return endpoint
+
+
+def _protocol(settings: Settings, kind: str) -> IngressProtocol:
+    opts = settings.server
+    if kind == "twilio":
+        return TwilioProtocol(
+            track_map=opts.twilio_track_map, max_payload_bytes=opts.max_message_bytes
+        )
+    if kind == "audiohook":
+        return AudioHookProtocol(
+            send_events=opts.audiohook_send_events, max_payload_bytes=opts.max_message_bytes
+        )
+    return NativeProtocol(max_payload_bytes=opts.max_message_bytes)
+
+
+def _feed(
+    ctx: ServerContext, feed_cls: type[FeedConnection], role: auth.Role
+) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        try:
+            claims = _claims(ctx, websocket, role)
+        except AuthError as exc:
+            await _deny(websocket, _status_for(exc), str(exc))
+            return
+        if not ctx.ready:
+            await _deny(websocket, 503, "server is starting: model not ready")
+            return
+        await websocket.accept()
+        await feed_cls(websocket, ctx, claims).run()
+
+    return endpoint
+
+
+# -- middleware and logging ------------------------------------------------------------------
+class SecurityHeaders:
+    """Adds no-referrer (tokens ride in URLs) and nosniff to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_SECRET_QUERY = re.compile(r"((?:token|key|api_key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks ``token=`` / ``key=`` query values in uvicorn's access and websocket log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

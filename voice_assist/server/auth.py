@@ -1,0 +1,203 @@
+"""Credentials at the edge: signed feed tokens and ingest API keys.
+
+Feed tokens (overlay, wall board) are ``<payload>.<signature>``: the payload is
+base64url JSON ``{"v": 1, "role": "agent"|"supervisor", "agent_id": ..., "iat": s, "exp": s}``
+and the signature is base64url HMAC-SHA256 of the payload text with the server secret.
+Verification compares signatures with :func:`hmac.compare_digest` and checks the
+expiry.  Ingest API keys are compared the same way, against every configured key.
+
+Nothing here logs a secret, a token or a key; :func:`key_fingerprint` gives a short,
+non-reversible label for logs and per-key connection counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from voice_assist.errors import AuthError
+
+Role = Literal["agent", "supervisor"]
+ROLES: tuple[Role, ...] = ("agent", "supervisor")
+TOKEN_VERSION = 1
+MAX_TOKEN_CHARS = 2048
+MAX_AGENT_ID_CHARS = 128
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenClaims:
+    """What a verified token says: who, in which role, until when (Unix seconds)."""
+
+    role: Role
+    agent_id: str | None
+    issued_at_s: int
+    expires_at_s: int
+
+
+def generate_secret() -> str:
+    """A fresh random signing secret (256 bits, URL-safe text)."""
+    return secrets.token_urlsafe(32)
+
+
+def generate_ingest_key() -> str:
+    return "vak_" + secrets.token_urlsafe(24)
+
+
+def sign_token(
+    secret: str,
+    *,
+    role: Role,
+    agent_id: str | None = None,
+    ttl_s: int,
+    now_s: float | None = None,
+) -> str:
+    """Sign a token for ``role`` (an agent token needs ``agent_id``) valid for ``ttl_s``."""
+    if not secret:
+        raise AuthError("no token secret configured (set server.secret or VOICE_ASSIST_SECRET)")
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; use one of {list(ROLES)}")
+    if role == "agent":
+        if not agent_id or len(agent_id) > MAX_AGENT_ID_CHARS:
+            raise AuthError("an agent token needs an agent id (1-128 characters)")
+    elif agent_id is not None:
+        raise AuthError("a supervisor token carries no agent id")
+    if ttl_s <= 0:
+        raise AuthError("token ttl must be positive")
+    now = int(time.time() if now_s is None else now_s)
+    claims = {
+        "v": TOKEN_VERSION,
+        "role": role,
+        "agent_id": agent_id,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    payload = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_signature(secret, payload)}"
+
+
+def verify_token(
+    secret: str,
+    token: str | None,
+    *,
+    role: Role | None = None,
+    now_s: float | None = None,
+) -> TokenClaims:
+    """Check a token's signature, expiry and (optionally) role.
+
+    Raises
+    ------
+    AuthError
+        ``missing token``, ``malformed token``, ``bad token signature``, ``token expired``
+        or ``token role ... not allowed here``.  The message never echoes the token.
+    """
+    if not token:
+        raise AuthError("missing token")
+    if not secret:
+        raise AuthError("server has no token secret")
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise AuthError("malformed token")
+    payload, signature = token.split(".")
+    if not hmac.compare_digest(_signature(secret, payload).encode(), signature.encode()):
+        raise AuthError("bad token signature")
+    try:
+        claims = json.loads(_b64decode(payload))
+    except (ValueError, binascii.Error) as exc:
+        raise AuthError("malformed token") from exc
+    if not isinstance(claims, dict) or claims.get("v") != TOKEN_VERSION:
+        raise AuthError("malformed token")
+    token_role = claims.get("role")
+    agent_id = claims.get("agent_id")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if token_role not in ROLES or not isinstance(exp, int) or not isinstance(iat, int):
+        raise AuthError("malformed token")
+    if token_role == "agent" and not (isinstance(agent_id, str) and agent_id):
+        raise AuthError("malformed token")
+    now = time.time() if now_s is None else now_s
+    if now >= exp:
+        raise AuthError("token expired")
+    if role is not None and token_role != role:
+        raise AuthError(f"token role {token_role!r} not allowed here")
+    return TokenClaims(
+        role=token_role,
+        agent_id=agent_id if token_role == "agent" else None,
+        issued_at_s=iat,
+        expires_at_s=exp,
+    )
+
+
+class IngestKeys:
+    """The configured ingest API keys; :meth:`match` compares in constant time per key."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = tuple(k.encode() for k in keys if k)
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def match(self, candidate: str | None) -> str:
+        """Return the key's fingerprint when ``candidate`` is a configured key.
+
+        Raises
+        ------
+        AuthError
+            When no key was presented, none is configured, or it matches none.
+        """
+        if not candidate:
+            raise AuthError("missing API key")
+        if not self._keys:
+            raise AuthError("ingest is disabled: no API keys configured")
+        given = candidate.encode()
+        found = False
+        for key in self._keys:  # every key is compared, so timing says nothing of which
+            found |= hmac.compare_digest(key, given)
+        if not found:
+            raise AuthError("invalid API key")
+        return key_fingerprint(candidate)
+
+
+def key_fingerprint(key: str) -> str:
+    """A short label for a key (first 8 hex of its SHA-256), safe for logs."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The credential of an ``Authorization: Bearer ...`` header, if any."""
+    value = headers.get("authorization", "")
+    scheme, _, credential = value.partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return credential.strip()
+    return None
+
+
+def token_from(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+    """Feed token from ``?token=`` (browsers cannot set websocket headers) or a Bearer header."""
+    return query.get("token") or bearer(headers)
+
+
+def ingest_key_from(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+    """Ingest key from ``Authorization: Bearer``, ``X-API-KEY`` or ``?key=`` (in that order)."""
+    return bearer(headers) or headers.get("x-api-key") or query.get("key") or None
+
+
+def _signature(secret: str, payload: str) -> str:
+    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return _b64encode(digest)
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

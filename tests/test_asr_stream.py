@@ -104,14 +104,59 @@ def test_stable_prefix_is_what_two_partials_agree_on_and_never_shrinks(settings:
 def test_long_speech_is_split_below_the_limit_without_losing_audio(settings: Settings) -> None:
     audio = read16k("long_monologue_en.flac")
     leg, events, requests = run_leg(settings, audio, lambda r: words_hyp("x", r.duration_s))
-    finals = [r for r in requests if r.kind == "final"]
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.is_final]
     assert len(finals) >= 2
-    limit = settings.asr.max_utterance_ms * 16
-    assert all(r.end_sample - r.start_sample <= limit for r in finals)
+    assert all(f.end_ms - f.start_ms <= settings.asr.max_utterance_ms for f in finals)
     # consecutive pieces of one speech run touch: nothing between them is lost
-    for a, b in zip(finals, finals[1:], strict=False):
-        if b.start_sample - a.end_sample < 16000:
-            assert b.start_sample == a.end_sample
+    touching = [
+        (a, b) for a, b in zip(finals, finals[1:], strict=False) if b.start_ms - a.end_ms < 1000
+    ]
+    assert touching
+    assert all(b.start_ms == a.end_ms for a, b in touching)
+
+
+def test_early_final_is_used_when_the_silence_lasts(settings: Settings) -> None:
+    audio = read16k("two_utterances_en.flac")
+    _, events, requests = run_leg(
+        settings, audio, lambda r: words_hyp(f"u{r.utterance_index}", r.duration_s)
+    )
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+    early = [r for r in requests if r.speculative]
+    assert [f.text for f in finals] == ["u0", "u1"]
+    # each utterance was decoded once as a final, early, and that decode was the final
+    assert [r.kind for r in requests if r.kind == "final"] == ["final", "final"]
+    assert [(r.start_sample // 16, r.end_sample // 16) for r in early] == [
+        (f.start_ms, f.end_ms) for f in finals
+    ]
+
+
+def test_early_final_is_discarded_when_speech_resumes(settings: Settings) -> None:
+    speech = read16k("utterance_en.flac")[8000:-20000]
+    pause = np.zeros(
+        int(0.4 * 16000), np.float32
+    )  # longer than early_final_ms, shorter than end_silence_ms
+    audio = np.concatenate(
+        [
+            np.zeros(8000, np.float32),
+            speech[:24000],
+            pause,
+            speech[24000:],
+            np.zeros(16000, np.float32),
+        ]
+    )
+    _, events, requests = run_leg(
+        settings, audio, lambda r: words_hyp(f"{r.start_sample}-{r.end_sample}", r.duration_s)
+    )
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+    assert len(finals) == 1  # one utterance: the pause did not split it
+    stale = [
+        r
+        for r in requests
+        if r.speculative and f"{r.start_sample}-{r.end_sample}" != finals[0].text
+    ]
+    assert stale, "an early final was started in the pause"
+    assert all(r.end_sample < finals[0].end_ms * 16 for r in stale)
+    assert finals[0].end_ms - finals[0].start_ms > (speech.size + pause.size) / 16 - 600
 
 
 def test_finals_are_released_in_order_even_if_decoded_out_of_order(settings: Settings) -> None:

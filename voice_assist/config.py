@@ -53,6 +53,8 @@ class AsrOptions:
     vad_neg_threshold: float = 0.35
     min_speech_ms: int = 250
     end_silence_ms: int = 500
+    early_final_ms: int = 250
+    """Start the final decode after this much trailing silence (0: wait for end_silence_ms)."""
     speech_pad_ms: int = 200
     partial_interval_ms: int = 1000
     min_partial_audio_ms: int = 600

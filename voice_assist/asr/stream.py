@@ -25,7 +25,7 @@ Policy (DESIGN.md, latency budget):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -56,6 +56,8 @@ class DecodeRequest:
     audio: np.ndarray = field(repr=False)
     start_sample: int
     end_sample: int
+    speculative: bool = False
+    """An early final, started before the end of the utterance is confirmed."""
 
     @property
     def duration_s(self) -> float:
@@ -76,6 +78,8 @@ class _Utterance:
     last_words: list[str] = field(default_factory=list)
     stable_words: list[str] = field(default_factory=list)
     finalized: bool = False
+    early: DecodeRequest | None = None
+    early_result: tuple[Hypothesis | None] | None = None
 
 
 _WORD_NORM = re.compile(r"[^\w']+")
@@ -130,6 +134,7 @@ class LegTranscriber:
         self._partial_every = int(options.partial_interval_ms * SAMPLE_RATE_HZ / 1000)
         self._min_partial = int(options.min_partial_audio_ms * SAMPLE_RATE_HZ / 1000)
         self._max_utt = int(options.max_utterance_ms * SAMPLE_RATE_HZ / 1000)
+        self._early_final_ms = options.early_final_ms
 
     # ------------------------------------------------------------------ input
     @property
@@ -170,6 +175,7 @@ class LegTranscriber:
         utt = self._utt
         if utt is None:
             return
+        self._maybe_early_final(utt, out)
         if position - utt.start_sample >= self._max_utt:
             cut = self._quiet_cut(utt.start_sample, position)
             self._request_final(utt, cut, out)
@@ -181,6 +187,26 @@ class LegTranscriber:
         ):
             utt.last_partial_sample = position
             out.requests.append(self._request(utt, "partial", utt.start_sample, position))
+
+    def _maybe_early_final(self, utt: _Utterance, out: FeedResult) -> None:
+        """Start the final decode as soon as the utterance's audio is complete.
+
+        Once the trailing silence covers the end pad, the final's audio is fixed if the
+        silence goes on; decoding it then, instead of after ``end_silence_ms``, takes
+        that wait off the final's latency.  If speech resumes, the early result is
+        thrown away and the utterance goes on.
+        """
+        if utt.early is not None and self._gate.silence_ms == 0:
+            utt.early, utt.early_result = None, None  # speech resumed: stale
+        if utt.early is not None or not self._early_final_ms:
+            return
+        if self._gate.silence_ms < self._early_final_ms:
+            return
+        end = self._gate.tentative_end()
+        if end is None or end - utt.start_sample < CHUNK_SAMPLES:
+            return
+        utt.early = replace(self._request(utt, "final", utt.start_sample, end), speculative=True)
+        out.requests.append(utt.early)
 
     def _new_utterance(self, start_sample: int) -> _Utterance:
         utt = _Utterance(self._next_index, start_sample, start_sample)
@@ -201,7 +227,12 @@ class LegTranscriber:
     def _end_utterance(self, sample: int, out: FeedResult) -> None:
         utt = self._utt
         self._utt = None
-        if utt is not None and sample > utt.start_sample:
+        if utt is not None and utt.early is not None and utt.early.end_sample == sample:
+            utt.finalized = True  # the early final is the final
+            self._pending_finals[utt.index] = utt.early
+            if utt.early_result is not None:
+                out.events.extend(self.on_result(utt.early, utt.early_result[0]))
+        elif utt is not None and sample > utt.start_sample:
             self._request_final(utt, sample, out)
         out.events.append(
             VoiceActivity(
@@ -284,6 +315,11 @@ class LegTranscriber:
         """Turn a finished decode into events.  ``hypothesis=None`` means the decode failed."""
         if request.kind == "partial":
             return self._on_partial(request, hypothesis)
+        if request.speculative and self._pending_finals.get(request.utterance_index) is not request:
+            utt = self._utt
+            if utt is not None and utt.early is request:
+                utt.early_result = (hypothesis,)  # kept until the silence confirms the end
+            return []
         self._pending_finals.pop(request.utterance_index, None)
         self._done_finals[request.utterance_index] = (request, hypothesis)
         events: list[Event] = []

@@ -146,6 +146,18 @@ class SpeechGate:
         return changes
 
     @property
+    def silence_ms(self) -> int:
+        """Non-speech run inside the current utterance (0 when not speaking)."""
+        return self._silence_run * CHUNK_MS if self.speaking else 0
+
+    def tentative_end(self) -> int | None:
+        """Where the utterance will end if the current silence lasts: known once the
+        silence has covered the end pad (the audio up to that point is then complete)."""
+        if not self.speaking or self._silence_run * CHUNK_SAMPLES < self._pad + CHUNK_SAMPLES:
+            return None
+        return self._last_speech_end + self._pad
+
+    @property
     def position(self) -> int:
         """Samples consumed so far (whole chunks)."""
         return self._chunk_index * CHUNK_SAMPLES

@@ -24,7 +24,7 @@ def test_agent_subscription_sees_only_its_calls() -> None:
 
 
 def test_a_slow_subscriber_is_dropped_and_never_blocks_publishing() -> None:
-    async def main() -> tuple[bool, int, int]:
+    async def main() -> tuple[bool, int, int, bool]:
         bus = EventBus()
         slow = bus.subscribe(maxsize=10)
         fast = bus.subscribe(maxsize=10_000)
@@ -37,11 +37,11 @@ def test_a_slow_subscriber_is_dropped_and_never_blocks_publishing() -> None:
         n = 0
         async for _ in slow:
             n += 1
-        return slow.dropped, n, bus.subscriber_count
+        return slow.dropped, n, bus.subscriber_count, fast.dropped
 
-    dropped, delivered, remaining = asyncio.run(main())
+    dropped, delivered, remaining, fast_dropped = asyncio.run(main())
     assert dropped and delivered <= 10
-    assert remaining == 1
+    assert remaining == 1 and not fast_dropped
 
 
 def test_live_call_registry_tracks_distress_and_ends() -> None:

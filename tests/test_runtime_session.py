@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from voice_assist import events as ev
 from voice_assist.asr.decoder import Hypothesis
@@ -20,8 +21,6 @@ from voice_assist.config import Settings
 from voice_assist.errors import OverloadError, ProtocolError
 from voice_assist.runtime.engine import Engine
 from voice_assist.runtime.filefeed import feed_legs
-
-from conftest import DATA
 
 pytestmark = pytest.mark.model
 
@@ -139,7 +138,9 @@ def test_overload_sheds_partials_keeps_finals_and_refuses_new_calls(
             await s.end("done")
 
         tasks = [asyncio.create_task(feed(s)) for s in sessions]
-        while not engine.pool.overloaded() and not all(t.done() for t in tasks):
+        for _ in range(1200):  # bounded: at most about a minute
+            if engine.pool.overloaded() or all(t.done() for t in tasks):
+                break
             await asyncio.sleep(0.05)
         if engine.pool.overloaded():
             try:

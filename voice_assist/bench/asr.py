@@ -221,8 +221,11 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     result["wer_corpus"] = next(iter(per_corpus))
     result["rtf"] = per_corpus[call.name]["rtf"]
 
-    engine = engines.get("en") or await Engine.start(_settings("en"))
-    engines["en"] = engine
+    model = engines["en"].model
+    for e in engines.values():
+        await e.close()
+    # live sections start from a fresh engine (same loaded model): no statistics carried over
+    engine = await Engine.start(_settings("en"), model=model)
     log("[asr bench] one call at 1x for final latency ...")
     (run,) = await run_calls(engine, call, 1, realtime=True)
     lat = latencies(run)
@@ -230,13 +233,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     result["final_latency_p95_s"] = round(float(np.percentile(lat, 95)), 3)
     result["finals_one_call"] = len(lat)
 
+    await engine.close()
     if not args.skip_capacity:
-        result.update(await capacity(engine, call, args, log))
-    for e in engines.values():
-        await e.close()
+        result.update(await capacity(model, call, args, log))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["config"] = {
         "model": engine.settings.model.name,
+        "device": engine.settings.model.device,
         "compute_type": engine.settings.model.compute_type,
         "cpu_threads": engine.settings.model.cpu_threads,
         "workers": engine.settings.model.workers,
@@ -248,17 +251,28 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def capacity(
-    engine: Any, call: Corpus, args: argparse.Namespace, log: Callable[[str], None]
+    model: Any, call: Corpus, args: argparse.Namespace, log: Callable[[str], None]
 ) -> dict[str, Any]:
+    from voice_assist.runtime.engine import Engine
+
     steps = []
     best = 0
     limit = f"search bound --max-calls {args.max_calls} reached"
     n = 1
     while n <= args.max_calls:
         log(f"[asr bench] capacity: {n} calls at 1x ...")
+        # admission control is the load benchmark's subject; here every call is let in
+        settings = load_settings(
+            overrides={
+                "asr": {"language": "en", "admit_max_final_wait_ms": 0, "admit_max_utilization": 0},
+                "server": {"max_calls": 0},
+            }
+        )
+        engine = await Engine.start(settings, model=model)
         t = time.perf_counter()
         shed_before = engine.pool.stats.partials_shed
         runs = await run_calls(engine, call, n, realtime=True, seconds=args.call_s)
+        await engine.close()
         wall = time.perf_counter() - t
         lat = [x for r in runs for x in latencies(r)]
         p95 = float(np.percentile(lat, 95)) if lat else float("inf")

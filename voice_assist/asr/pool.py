@@ -11,6 +11,28 @@ All calls share one model and ``workers`` decode threads.  Scheduling policy:
 
 The faster-whisper segment generator is consumed inside the worker thread
 (:meth:`Decoder.decode` returns a finished :class:`Hypothesis`).
+
+Admission control (:meth:`DecodePool.admission`): shedding at ``max_queue_s`` comes too
+late for the calls already running, so the pool also measures its load over a sliding
+window (:class:`DecoderLoad`) and answers "may one more call start?" *before* the
+latency budget is spent:
+
+* **final wait**: how long the calls already running wait for their final
+  transcripts, from the end of the utterance (media time) to the decoded final: its
+  90th percentile over the window (finals still queued count with their wait so far)
+  must stay within ``admit_max_final_wait_ms``.  It holds end-of-speech detection,
+  queueing and decoding, i.e. the final-transcript budget (1.2 s p95, DESIGN.md) less
+  the delivery to the overlay; a threshold below the budget refuses the next call while
+  the running ones still keep theirs.  The media clock comes from ``media_ms_of`` (the
+  runtime's calls); without it the wait is queueing plus decoding.
+* **projected utilisation**: every decode request, when it is submitted, adds the
+  running mean decode time of its kind (seconds) to the window's *demand* (demand
+  counts partials that are later replaced, so it does not fall when the pool is
+  saturated).  Demand divided by the call-seconds lived in the window is the measured
+  cost of one call (decoder seconds per second of call); with one more call the
+  workers would be ``(live_calls + 1) * cost / workers`` busy, which must stay within
+  ``admit_max_utilization``.  The cost is measured only once the window holds
+  ``ADMIT_MIN_CALL_S`` call-seconds; until then only the final-wait rule applies.
 """
 
 from __future__ import annotations
@@ -18,18 +40,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from voice_assist.asr.decoder import Decoder, Hypothesis
-from voice_assist.asr.stream import DecodeRequest
+from voice_assist.asr.stream import SAMPLE_RATE_HZ, DecodeRequest
 
 log = logging.getLogger(__name__)
 
 DecodeFn = Callable[[DecodeRequest], Hypothesis]
 Done = Callable[[DecodeRequest, Hypothesis | None, BaseException | None], None]
+Clock = Callable[[], float]
+MediaClock = Callable[[str], int | None]
+"""``call_id -> media ms received so far`` (``None`` for a call that is gone)."""
+
+ADMIT_MIN_CALL_S = 20.0
+"""Call-seconds the window must hold before the per-call cost counts as measured."""
+ADMIT_MIN_FINALS = 3
+"""Final waits the window must hold before their percentile is used."""
+COST_SMOOTHING = 0.2
+"""Weight of the newest decode in the running mean decode time of its kind."""
+PARTIAL_COST_GUESS = 0.5
+"""Before any partial was decoded, a partial is assumed to cost this share of a final."""
 
 
 @dataclass(slots=True)
@@ -44,6 +80,129 @@ class PoolStats:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The pool's answer to "may one more call start?", with the figures behind it.
+
+    ``reason`` is empty when admitted, else one sentence for the refused client.
+    Times in seconds; ``call_cost`` in decoder seconds per second of one call;
+    ``capacity_calls`` is the number of calls the measured cost allows at the
+    utilisation limit (``None`` until measured or when the rule is off).
+    """
+
+    admit: bool
+    reason: str
+    live_calls: int
+    utilization: float
+    call_cost: float | None
+    projected_utilization: float | None
+    final_wait_p90_s: float | None
+    capacity_calls: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float):
+                out[key] = round(value, 4)
+        return out
+
+
+@dataclass(slots=True)
+class _Bucket:
+    demand_s: float = 0.0
+    busy_s: float = 0.0
+    call_s: float = 0.0
+
+
+class DecoderLoad:
+    """Decoder demand, busy time, call-seconds and final waits over a sliding window.
+
+    Kept in one-second buckets (at most ``window_s + 1`` of them) plus the window's
+    final waits, so memory is bounded whatever the load.  ``clock`` is injectable for
+    tests.
+    """
+
+    def __init__(self, *, window_s: float = 30.0, clock: Clock = time.monotonic) -> None:
+        self.window_s = max(1.0, window_s)
+        self._clock = clock
+        self._buckets: dict[int, _Bucket] = {}
+        self._waits: collections.deque[tuple[float, float]] = collections.deque()
+        self._calls = 0
+        self._calls_since = clock()
+        self.started = clock()
+
+    def reset(self) -> None:
+        """Forget everything measured (the warm-up decode is no call's demand)."""
+        self._buckets.clear()
+        self._waits.clear()
+        self._calls_since = self.started = self._clock()
+
+    # -- recording ---------------------------------------------------------------------
+    def _bucket(self, t: float) -> _Bucket:
+        second = math.floor(t)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = _Bucket()
+            self._trim(self._clock())
+        return bucket
+
+    def _trim(self, now: float) -> None:
+        oldest = now - self.window_s
+        for second in [s for s in self._buckets if s + 1 <= oldest]:
+            del self._buckets[second]
+        while self._waits and self._waits[0][0] <= oldest:
+            self._waits.popleft()
+
+    def add_demand(self, seconds: float) -> None:
+        self._bucket(self._clock()).demand_s += seconds
+
+    def add_busy(self, seconds: float) -> None:
+        self._bucket(self._clock()).busy_s += seconds
+
+    def add_final_wait(self, seconds: float) -> None:
+        now = self._clock()
+        self._trim(now)
+        self._waits.append((now, seconds))
+
+    def set_calls(self, live_calls: int) -> None:
+        """The number of live calls changed: close the call-seconds of the old number."""
+        self._accrue_calls(self._clock())
+        self._calls = live_calls
+
+    def _accrue_calls(self, now: float) -> None:
+        # spread the call-seconds since the last change over the buckets they fall in
+        t = max(self._calls_since, now - self.window_s)
+        while t < now and self._calls:
+            end = min(now, math.floor(t) + 1.0)
+            self._bucket(t).call_s += self._calls * (end - t)
+            t = end
+        self._calls_since = now
+
+    # -- reading -----------------------------------------------------------------------
+    def span_s(self) -> float:
+        """Seconds the window covers so far (less than ``window_s`` just after a reset)."""
+        return min(self.window_s, max(1e-9, self._clock() - self.started))
+
+    def totals(self) -> tuple[float, float, float]:
+        """``(demand_s, busy_s, call_s)`` over the window."""
+        now = self._clock()
+        self._accrue_calls(now)
+        self._trim(now)
+        demand = sum(b.demand_s for b in self._buckets.values())
+        busy = sum(b.busy_s for b in self._buckets.values())
+        calls = sum(b.call_s for b in self._buckets.values())
+        return demand, busy, calls
+
+    def final_wait_p90_s(self, waiting_now: list[float] | None = None) -> float | None:
+        """90th percentile of the window's final waits (plus finals still waiting)."""
+        self._trim(self._clock())
+        waits = [w for _, w in self._waits] + list(waiting_now or [])
+        if len(waits) < ADMIT_MIN_FINALS:
+            return None
+        waits.sort()
+        return waits[min(len(waits) - 1, math.ceil(0.9 * len(waits)) - 1)]
+
+
 @dataclass(slots=True)
 class _Job:
     request: DecodeRequest
@@ -54,10 +213,25 @@ class _Job:
 class DecodePool:
     """Runs :class:`DecodeRequest` objects on worker threads with the policy above."""
 
-    def __init__(self, decode: DecodeFn, *, workers: int = 1, max_queue_s: float = 6.0) -> None:
+    def __init__(
+        self,
+        decode: DecodeFn,
+        *,
+        workers: int = 1,
+        max_queue_s: float = 6.0,
+        admit_max_utilization: float = 0.0,
+        admit_max_final_wait_s: float = 0.0,
+        admit_window_s: float = 30.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._decode = decode
         self._workers = max(1, workers)
         self.max_queue_s = max_queue_s
+        self.admit_max_utilization = admit_max_utilization
+        self.admit_max_final_wait_s = admit_max_final_wait_s
+        self.load = DecoderLoad(window_s=admit_window_s, clock=clock)
+        self._cost_s: dict[str, float] = {}
+        """Running mean decode time per request kind (``final``, ``partial``)."""
         self._finals: collections.deque[_Job] = collections.deque()
         self._partials: dict[tuple[str, str], _Job] = {}
         self._wakeup = asyncio.Event()
@@ -66,13 +240,30 @@ class DecodePool:
         self._closed = False
         self.stats = PoolStats()
         self.on_shed: Callable[[DecodeRequest, float], None] | None = None
+        self.media_ms_of: MediaClock | None = None
 
     @classmethod
-    def for_decoder(cls, decoder: Decoder, *, workers: int, max_queue_s: float) -> DecodePool:
+    def for_decoder(
+        cls,
+        decoder: Decoder,
+        *,
+        workers: int,
+        max_queue_s: float,
+        admit_max_utilization: float = 0.0,
+        admit_max_final_wait_s: float = 0.0,
+        admit_window_s: float = 30.0,
+    ) -> DecodePool:
         def run(req: DecodeRequest) -> Hypothesis:
             return decoder.decode(req.audio, words=req.kind == "final")
 
-        return cls(run, workers=workers, max_queue_s=max_queue_s)
+        return cls(
+            run,
+            workers=workers,
+            max_queue_s=max_queue_s,
+            admit_max_utilization=admit_max_utilization,
+            admit_max_final_wait_s=admit_max_final_wait_s,
+            admit_window_s=admit_window_s,
+        )
 
     def start(self) -> None:
         for i in range(self._workers):
@@ -90,6 +281,7 @@ class DecodePool:
     def submit(self, request: DecodeRequest, done: Done) -> None:
         """Queue a decode; ``done(request, hypothesis, error)`` runs on the event loop."""
         job = _Job(request, done, time.monotonic())
+        self.load.add_demand(self.decode_cost_s(request.kind))
         if request.kind == "final":
             self._finals.append(job)
             # the utterance is final now: its queued partial is stale
@@ -126,6 +318,68 @@ class DecodePool:
     def overloaded(self) -> bool:
         return self.oldest_final_wait_s() > self.max_queue_s
 
+    def decode_cost_s(self, kind: str) -> float:
+        """Running mean decode time of a request kind (0 before any was measured)."""
+        if kind in self._cost_s:
+            return self._cost_s[kind]
+        if kind == "partial":
+            return PARTIAL_COST_GUESS * self._cost_s.get("final", 0.0)
+        return self._cost_s.get("partial", 0.0) / PARTIAL_COST_GUESS
+
+    def calls_changed(self, live_calls: int) -> None:
+        """The runtime opened or closed a call (the load meter integrates call-seconds)."""
+        self.load.set_calls(live_calls)
+
+    def admission(self, live_calls: int) -> Admission:
+        """Whether one more call may start now (see the module docstring for the rule)."""
+        demand_s, busy_s, call_s = self.load.totals()
+        utilization = busy_s / (self.load.span_s() * self._workers)
+        now = time.monotonic()
+        wait_p90 = self.load.final_wait_p90_s([now - j.queued_at for j in self._finals])
+        cost = demand_s / call_s if call_s >= ADMIT_MIN_CALL_S else None
+        projected = capacity = None
+        if cost is not None:
+            projected = (live_calls + 1) * cost / self._workers
+            if self.admit_max_utilization > 0:
+                capacity = (
+                    int(self.admit_max_utilization * self._workers / cost) if cost > 0 else None
+                )
+        reason = ""
+        if self.overloaded():
+            reason = (
+                f"decoder behind by {self.oldest_final_wait_s():.1f} s "
+                f"(asr.max_queue_s={self.max_queue_s:g})"
+            )
+        elif (
+            self.admit_max_final_wait_s > 0
+            and wait_p90 is not None
+            and wait_p90 > self.admit_max_final_wait_s
+        ):
+            reason = (
+                f"final transcripts of the running calls take {wait_p90 * 1000:.0f} ms (p90), "
+                f"over asr.admit_max_final_wait_ms={self.admit_max_final_wait_s * 1000:.0f}"
+            )
+        elif (
+            self.admit_max_utilization > 0
+            and projected is not None
+            and projected > self.admit_max_utilization
+        ):
+            reason = (
+                f"one more call would keep the decoder {projected:.0%} busy, over "
+                f"asr.admit_max_utilization={self.admit_max_utilization:.0%} "
+                f"({live_calls} live calls)"
+            )
+        return Admission(
+            admit=not reason,
+            reason=reason,
+            live_calls=live_calls,
+            utilization=utilization,
+            call_cost=cost,
+            projected_utilization=projected,
+            final_wait_p90_s=wait_p90,
+            capacity_calls=capacity,
+        )
+
     @property
     def queued(self) -> int:
         return len(self._finals) + len(self._partials)
@@ -138,6 +392,13 @@ class DecodePool:
             key = min(self._partials, key=lambda k: self._partials[k].queued_at)
             return self._partials.pop(key)
         return None
+
+    def _final_wait_s(self, job: _Job, started: float, took: float) -> float:
+        """End of the utterance to its decoded final (media clock when the runtime gives one)."""
+        now_ms = self.media_ms_of(job.request.call_id) if self.media_ms_of else None
+        if now_ms is None:
+            return started - job.queued_at + took
+        return max(0.0, (now_ms - job.request.end_sample * 1000 // SAMPLE_RATE_HZ) / 1000)
 
     def _shed(self, job: _Job) -> None:
         self.stats.partials_shed += 1
@@ -173,7 +434,16 @@ class DecodePool:
                     job.request.call_id,
                     job.request.channel,
                 )
-            self.stats.busy_s += time.monotonic() - started
+            took = time.monotonic() - started
+            self.stats.busy_s += took
+            self.load.add_busy(took)
+            if error is None:
+                old = self._cost_s.get(job.request.kind)
+                self._cost_s[job.request.kind] = (
+                    took if old is None else old + COST_SMOOTHING * (took - old)
+                )
+                if job.request.kind == "final":
+                    self.load.add_final_wait(self._final_wait_s(job, started, took))
             if job.request.kind == "final":
                 self.stats.finals_done += 1
             else:

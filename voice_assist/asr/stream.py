@@ -184,6 +184,8 @@ class LegTranscriber:
         if (
             position - utt.last_partial_sample >= self._partial_every
             and position - utt.start_sample >= self._min_partial
+            and self._gate.last_speech_end > utt.last_partial_sample  # new speech to show
+            and utt.early is None  # the final is already being decoded
         ):
             utt.last_partial_sample = position
             out.requests.append(self._request(utt, "partial", utt.start_sample, position))

@@ -146,6 +146,11 @@ class SpeechGate:
         return changes
 
     @property
+    def last_speech_end(self) -> int:
+        """Sample just after the last chunk classified as speech."""
+        return self._last_speech_end
+
+    @property
     def silence_ms(self) -> int:
         """Non-speech run inside the current utterance (0 when not speaking)."""
         return self._silence_run * CHUNK_MS if self.speaking else 0

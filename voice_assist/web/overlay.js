@@ -22,10 +22,7 @@
   var state = {
     calls: {},          // call_id -> call state
     current: null,      // call_id shown
-    lastSeq: 0,
-    ws: null,
-    attempt: 0,
-    connectedAt: 0,
+    feed: null,
     stopped: false
   };
 
@@ -49,66 +46,11 @@
     };
   }
 
-  /* ---------------- connection ---------------- */
-  function wsUrl() {
-    var proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return proto + "//" + location.host + "/v1/agent?token=" + encodeURIComponent(token);
-  }
-
+  /* ---------------- connection (feed.js) ---------------- */
   function setConn(s, text) {
     var el = $("conn");
     el.setAttribute("data-state", s);
     $("conn-text").textContent = text;
-  }
-
-  function connect() {
-    if (state.stopped) return;
-    setConn(state.attempt ? "reconnecting" : "connecting", state.attempt ? "Reconnecting" : "Connecting");
-    var ws;
-    try { ws = new WebSocket(wsUrl()); } catch (e) { scheduleReconnect(); return; }
-    state.ws = ws;
-    state.lastSeq = 0;
-    ws.onopen = function () {
-      state.connectedAt = Date.now();
-      setConn("live", "Live");
-    };
-    ws.onmessage = function (e) {
-      var msg;
-      try { msg = JSON.parse(e.data); } catch (err) { return; }
-      if (typeof msg.seq === "number") {
-        if (state.lastSeq && msg.seq !== state.lastSeq + 1) send({ type: "snapshot" });
-        state.lastSeq = msg.seq;
-      }
-      handle(msg);
-    };
-    ws.onclose = function (e) {
-      state.ws = null;
-      if (e.code === 4401) { return checkToken(); }
-      if (Date.now() - state.connectedAt > 5000) state.attempt = 0;
-      if (!state.connectedAt || e.code === 1006) { checkToken(true); } else { scheduleReconnect(); }
-      state.connectedAt = 0;
-    };
-  }
-
-  function scheduleReconnect() {
-    if (state.stopped) return;
-    state.attempt += 1;
-    var base = Math.min(15000, 500 * Math.pow(2, state.attempt - 1));
-    var delay = base / 2 + Math.random() * base / 2;
-    setConn("reconnecting", "Reconnecting in " + Math.ceil(delay / 1000) + " s");
-    setTimeout(connect, delay);
-  }
-
-  /* A refused handshake looks like any network error to a browser: ask the server why. */
-  function checkToken(thenRetry) {
-    fetch("/v1/whoami", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
-      .then(function (r) {
-        if (r.status === 401) {
-          return r.json().then(function (body) { fatal("Session ended", reasonText(body.error)); });
-        }
-        if (thenRetry !== false) scheduleReconnect();
-      })
-      .catch(function () { scheduleReconnect(); });
   }
 
   function reasonText(err) {
@@ -119,6 +61,7 @@
 
   function fatal(title, text) {
     state.stopped = true;
+    if (state.feed) state.feed.stop();
     setConn("offline", "Offline");
     $("fatal-title").textContent = title;
     $("fatal-text").textContent = text;
@@ -126,7 +69,7 @@
   }
 
   function send(obj) {
-    if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(obj));
+    if (state.feed) state.feed.send(obj);
   }
 
   /* ---------------- messages ---------------- */
@@ -531,5 +474,15 @@
   setInterval(function () { tickClock(); tickTtl(); }, 500);
 
   renderAll();
-  if (!token) { fatal("No token", "Open this page with the link that includes ?token=."); } else { connect(); }
+  if (!token) {
+    fatal("No token", "Open this page with the link that includes ?token=.");
+  } else {
+    state.feed = VAFeed.open({
+      path: "/v1/agent",
+      token: token,
+      onMessage: handle,
+      onStatus: setConn,
+      onRefused: function (error) { fatal("Session ended", reasonText(error)); }
+    });
+  }
 })();

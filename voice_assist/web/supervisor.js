@@ -22,10 +22,7 @@
     calls: {},
     cards: {},
     focus: null,
-    ws: null,
-    lastSeq: 0,
-    attempt: 0,
-    connectedAt: 0,
+    feed: null,
     stopped: false,
     dirty: true,
     filter: ""
@@ -100,73 +97,22 @@
   /* ---------------- connection ---------------- */
   function setConn(s, text) { $("conn").setAttribute("data-state", s); $("conn-text").textContent = text; }
 
-  function connect() {
-    if (state.stopped) return;
-    setConn(state.attempt ? "reconnecting" : "connecting", state.attempt ? "Reconnecting" : "Connecting");
-    var proto = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws;
-    try { ws = new WebSocket(proto + "//" + location.host + "/v1/supervisor?token=" + encodeURIComponent(token)); }
-    catch (e) { return scheduleReconnect(); }
-    state.ws = ws;
-    state.lastSeq = 0;
-    ws.onopen = function () {
-      state.connectedAt = Date.now();
-      setConn("live", "Live");
-      send({ type: "subscribe", calls: "*" });
-      if (state.focus) send({ type: "focus", call_id: state.focus });
-    };
-    ws.onmessage = function (e) {
-      var msg;
-      try { msg = JSON.parse(e.data); } catch (err) { return; }
-      if (typeof msg.seq === "number") {
-        if (state.lastSeq && msg.seq !== state.lastSeq + 1) send({ type: "snapshot" });
-        state.lastSeq = msg.seq;
-      }
-      handle(msg);
-    };
-    ws.onclose = function (e) {
-      state.ws = null;
-      if (Date.now() - state.connectedAt > 5000) state.attempt = 0;
-      var wasOpen = !!state.connectedAt;
-      state.connectedAt = 0;
-      if (e.code === 4401 || !wasOpen) return checkToken();
-      scheduleReconnect();
-    };
-  }
-
-  function scheduleReconnect() {
-    if (state.stopped) return;
-    state.attempt += 1;
-    var base = Math.min(15000, 500 * Math.pow(2, state.attempt - 1));
-    var delay = base / 2 + Math.random() * base / 2;
-    setConn("reconnecting", "Reconnecting in " + Math.ceil(delay / 1000) + " s");
-    setTimeout(connect, delay);
-  }
-
-  function checkToken() {
-    fetch("/v1/whoami", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
-      .then(function (r) {
-        if (r.status === 401) {
-          return r.json().then(function (b) {
-            fatal("Session ended", (b.error && b.error.indexOf("expired") >= 0)
-              ? "This wall-board link has expired. Run `voice-assist token supervisor` for a new one."
-              : "This wall-board link is not valid (" + (b.error || "refused") + ").");
-          });
-        }
-        scheduleReconnect();
-      })
-      .catch(function () { scheduleReconnect(); });
+  function refusedText(error) {
+    return error && error.indexOf("expired") >= 0
+      ? "This wall-board link has expired. Run `voice-assist token supervisor` for a new one."
+      : "This wall-board link is not valid (" + (error || "refused") + ").";
   }
 
   function fatal(title, text) {
     state.stopped = true;
+    if (state.feed) state.feed.stop();
     setConn("offline", "Offline");
     $("fatal-title").textContent = title;
     $("fatal-text").textContent = text;
     $("fatal").hidden = false;
   }
 
-  function send(o) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(o)); }
+  function send(o) { if (state.feed) state.feed.send(o); }
 
   /* ---------------- messages ---------------- */
   function handle(m) {
@@ -482,5 +428,19 @@
     setTimeout(function () { requestAnimationFrame(loop); }, 250);
   })();
 
-  if (!token) fatal("No token", "Open this page with the link that includes ?token=."); else connect();
+  if (!token) {
+    fatal("No token", "Open this page with the link that includes ?token=.");
+  } else {
+    state.feed = VAFeed.open({
+      path: "/v1/supervisor",
+      token: token,
+      onOpen: function (sendNow) {
+        sendNow({ type: "subscribe", calls: "*" });
+        if (state.focus) sendNow({ type: "focus", call_id: state.focus });
+      },
+      onMessage: handle,
+      onStatus: setConn,
+      onRefused: function (error) { fatal("Session ended", refusedText(error)); }
+    });
+  }
 })();

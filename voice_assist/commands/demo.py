@@ -102,6 +102,10 @@ async def _demo(args: argparse.Namespace) -> int:
                 print(f"voice-assist demo: server said {result.errors}", file=sys.stderr)
                 return 1
             _say(f"Call {result.call_id} ended.")
+            if store is not None:
+                _say(
+                    f"  Replay (tone timeline, empathy test): {srv.base_url}/replay/{result.call_id}?token={sup_token}"
+                )
             if not args.loop:
                 break
             await asyncio.sleep(3)

@@ -103,9 +103,8 @@ async def _demo(args: argparse.Namespace) -> int:
                 return 1
             _say(f"Call {result.call_id} ended.")
             if store is not None:
-                _say(
-                    f"  Replay (tone timeline, empathy test): {srv.base_url}/replay/{result.call_id}?token={sup_token}"
-                )
+                replay = f"{srv.base_url}/replay/{result.call_id}?token={sup_token}"
+                _say(f"  Replay (tone timeline, empathy test): {replay}")
             if not args.loop:
                 break
             await asyncio.sleep(3)

@@ -70,6 +70,15 @@ class AsrOptions:
     """Segments quieter than this are not decoded at all (no text from silence)."""
     max_queue_s: float = 6.0
     """Decode backlog (seconds of queued audio) past which partials are shed."""
+    admit_max_final_wait_ms: int = 1000
+    """Admission: refuse new calls while the running calls wait longer than this for
+    their finals, from the end of an utterance to its decoded final (90th percentile
+    over ``admit_window_s``, queued finals included); 0 turns it off."""
+    admit_max_utilization: float = 0.85
+    """Admission: refuse a new call when, at the measured decoder cost per call, the
+    workers would be busier than this fraction with it (0 turns it off)."""
+    admit_window_s: float = 30.0
+    """Sliding window of the admission measurements (decoder demand, final waits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +191,21 @@ class ServerOptions:
     token_ttl_s: int = 12 * 3600
     metrics_interval_ms: int = 1000
     max_message_bytes: int = 1 << 20
+    """Largest websocket message (text or binary) any endpoint accepts; larger: close 1009."""
     max_call_s: int = 4 * 3600
+    """A call whose media time passes this is ended (close 1008 ``max_duration``)."""
     max_connections_per_key: int = 200
+    """Concurrent ingress connections per API key (header, query or Twilio
+    ``customParameters`` key): HTTP 429 at the handshake, or close 4429 for an in-band key."""
     idle_timeout_s: float = 30.0
+    """An ingress connection silent this long (no audio, no ping) is closed (4408)."""
+    start_timeout_s: float = 10.0
+    """An ingress connection that has not started a call this long after connecting is
+    closed (4408 ``start_timeout``): bounds unauthenticated Twilio sockets."""
+    ws_ping_interval_s: float = 20.0
+    """Websocket pings to every client this often (0 = none) ..."""
+    ws_ping_timeout_s: float = 20.0
+    """... and a client that does not answer one within this long is disconnected."""
     max_calls: int = 0
     """Refuse new calls beyond this many (0 = derive from measured capacity, see README)."""
     send_queue_max: int = 256

@@ -18,13 +18,14 @@ window (:class:`DecoderLoad`) and answers "may one more call start?" *before* th
 latency budget is spent:
 
 * **final wait**: how long the calls already running wait for their final
-  transcripts, from the end of the utterance (media time) to the decoded final: its
-  90th percentile over the window (finals still queued count with their wait so far)
-  must stay within ``admit_max_final_wait_ms``.  It holds end-of-speech detection,
-  queueing and decoding, i.e. the final-transcript budget (1.2 s p95, DESIGN.md) less
-  the delivery to the overlay; a threshold below the budget refuses the next call while
-  the running ones still keep theirs.  The media clock comes from ``media_ms_of`` (the
-  runtime's calls); without it the wait is queueing plus decoding.
+  transcripts, from the end of the utterance to the final being published (media
+  time; the runtime reports each final with :meth:`DecodePool.record_final_wait`): its
+  90th percentile over the window must stay within ``admit_max_final_wait_ms``.  It
+  holds end-of-speech detection, queueing and decoding, i.e. the final-transcript
+  budget (1.2 s p95, DESIGN.md) less the delivery to the overlay; a threshold below the
+  budget refuses the next call while the running ones still keep theirs.  (Only
+  published finals count: an early final thrown away because speech resumed keeps no
+  one waiting, however long it queued.)
 * **projected utilisation**: every decode request, when it is submitted, adds the
   running mean decode time of its kind (seconds) to the window's *demand* (demand
   counts partials that are later replaced, so it does not fall when the pool is
@@ -48,15 +49,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from voice_assist.asr.decoder import Decoder, Hypothesis
-from voice_assist.asr.stream import SAMPLE_RATE_HZ, DecodeRequest
+from voice_assist.asr.stream import DecodeRequest
 
 log = logging.getLogger(__name__)
 
 DecodeFn = Callable[[DecodeRequest], Hypothesis]
 Done = Callable[[DecodeRequest, Hypothesis | None, BaseException | None], None]
 Clock = Callable[[], float]
-MediaClock = Callable[[str], int | None]
-"""``call_id -> media ms received so far`` (``None`` for a call that is gone)."""
 
 ADMIT_MIN_CALL_S = 20.0
 """Call-seconds the window must hold before the per-call cost counts as measured."""
@@ -193,10 +192,10 @@ class DecoderLoad:
         calls = sum(b.call_s for b in self._buckets.values())
         return demand, busy, calls
 
-    def final_wait_p90_s(self, waiting_now: list[float] | None = None) -> float | None:
-        """90th percentile of the window's final waits (plus finals still waiting)."""
+    def final_wait_p90_s(self) -> float | None:
+        """90th percentile of the window's final waits (``None`` with too few finals)."""
         self._trim(self._clock())
-        waits = [w for _, w in self._waits] + list(waiting_now or [])
+        waits = [w for _, w in self._waits]
         if len(waits) < ADMIT_MIN_FINALS:
             return None
         waits.sort()
@@ -240,7 +239,6 @@ class DecodePool:
         self._closed = False
         self.stats = PoolStats()
         self.on_shed: Callable[[DecodeRequest, float], None] | None = None
-        self.media_ms_of: MediaClock | None = None
 
     @classmethod
     def for_decoder(
@@ -326,6 +324,10 @@ class DecodePool:
             return PARTIAL_COST_GUESS * self._cost_s.get("final", 0.0)
         return self._cost_s.get("partial", 0.0) / PARTIAL_COST_GUESS
 
+    def record_final_wait(self, seconds: float) -> None:
+        """A final was published ``seconds`` (media time) after its utterance ended."""
+        self.load.add_final_wait(seconds)
+
     def calls_changed(self, live_calls: int) -> None:
         """The runtime opened or closed a call (the load meter integrates call-seconds)."""
         self.load.set_calls(live_calls)
@@ -334,8 +336,7 @@ class DecodePool:
         """Whether one more call may start now (see the module docstring for the rule)."""
         demand_s, busy_s, call_s = self.load.totals()
         utilization = busy_s / (self.load.span_s() * self._workers)
-        now = time.monotonic()
-        wait_p90 = self.load.final_wait_p90_s([now - j.queued_at for j in self._finals])
+        wait_p90 = self.load.final_wait_p90_s()
         cost = demand_s / call_s if call_s >= ADMIT_MIN_CALL_S else None
         projected = capacity = None
         if cost is not None:
@@ -393,13 +394,6 @@ class DecodePool:
             return self._partials.pop(key)
         return None
 
-    def _final_wait_s(self, job: _Job, started: float, took: float) -> float:
-        """End of the utterance to its decoded final (media clock when the runtime gives one)."""
-        now_ms = self.media_ms_of(job.request.call_id) if self.media_ms_of else None
-        if now_ms is None:
-            return started - job.queued_at + took
-        return max(0.0, (now_ms - job.request.end_sample * 1000 // SAMPLE_RATE_HZ) / 1000)
-
     def _shed(self, job: _Job) -> None:
         self.stats.partials_shed += 1
         if self.on_shed is not None:
@@ -442,8 +436,6 @@ class DecodePool:
                 self._cost_s[job.request.kind] = (
                     took if old is None else old + COST_SMOOTHING * (took - old)
                 )
-                if job.request.kind == "final":
-                    self.load.add_final_wait(self._final_wait_s(job, started, took))
             if job.request.kind == "final":
                 self.stats.finals_done += 1
             else:

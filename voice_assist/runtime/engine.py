@@ -16,13 +16,15 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voice_assist import events as ev
 from voice_assist.asr.decoder import Decoder, Hypothesis
 from voice_assist.asr.model import load_model
-from voice_assist.asr.pool import DecodePool
+from voice_assist.asr.pool import Admission, DecodePool
 from voice_assist.asr.stream import DecodeRequest
 from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
@@ -47,8 +49,14 @@ class Engine:
         self.settings = settings
         self.model = model
         self.decoder = Decoder(model, settings.asr)
+        asr = settings.asr
         self.pool = DecodePool.for_decoder(
-            self.decoder, workers=settings.model.workers, max_queue_s=settings.asr.max_queue_s
+            self.decoder,
+            workers=settings.model.workers,
+            max_queue_s=asr.max_queue_s,
+            admit_max_utilization=asr.admit_max_utilization,
+            admit_max_final_wait_s=asr.admit_max_final_wait_ms / 1000,
+            admit_window_s=asr.admit_window_s,
         )
         self.pool.on_shed = self._on_shed
         self.bus = EventBus()
@@ -68,6 +76,7 @@ class Engine:
         engine = cls(settings, model, store=store)
         engine.pool.start()
         await engine.warm()
+        engine.pool.load.reset()  # the warm-up decode is nobody's call: measure from here
         engine.ready = True
         return engine
 
@@ -108,16 +117,18 @@ class Engine:
         meta: Mapping[str, str] | None = None,
         sink: Sink | None = None,
     ) -> CallSession:
-        """Start a call.  Raises :class:`OverloadError` when the server sheds load."""
-        limit = self.settings.server.max_calls
-        if limit and len(self.sessions) >= limit:
+        """Start a call.  Raises :class:`OverloadError` when the server sheds load.
+
+        Admission, in order: ``server.max_calls`` (a fixed cap, 0 = none), then the
+        decode pool's measured rule (:meth:`DecodePool.admission`): the decoder is
+        behind, the running calls wait too long for their finals, or one more call would
+        push the decoder past ``asr.admit_max_utilization``.  The error says which.
+        """
+        verdict = self.admission()
+        if not verdict.admit:
             self.calls_refused += 1
-            raise OverloadError(f"at capacity: {len(self.sessions)} live calls (server.max_calls)")
-        if self.pool.overloaded():
-            self.calls_refused += 1
-            raise OverloadError(
-                f"decoder behind by {self.pool.oldest_final_wait_s():.1f} s: not taking new calls"
-            )
+            log.warning("new call refused: %s", verdict.reason)
+            raise OverloadError(f"not taking new calls: {verdict.reason}")
         call_id = call_id or new_call_id()
         if call_id in self.sessions:
             raise OverloadError(f"call {call_id} is already live")
@@ -131,6 +142,7 @@ class Engine:
             on_audio, on_close = recorder.on_audio, recorder.close
         if sink is not None:
             sinks.append(sink)
+        sinks.append(self._watch_finals)
         stages = Stages(
             call_id=call_id,
             settings=self.settings,
@@ -148,15 +160,36 @@ class Engine:
             sinks=sinks,
         )
         self.sessions[call_id] = session
+        self.pool.calls_changed(len(self.sessions))
         log.info("[call_id=%s] call opened (agent_id=%s source=%s)", call_id, agent_id, source)
         return session
+
+    def admission(self) -> Admission:
+        """Would a new call be admitted now, and the figures behind the answer."""
+        live = len(self.sessions)
+        limit = self.settings.server.max_calls
+        verdict = self.pool.admission(live)
+        if limit and live >= limit and verdict.admit:
+            verdict = replace(
+                verdict, admit=False, reason=f"{live} live calls (server.max_calls={limit})"
+            )
+        return verdict
 
     def session(self, call_id: str) -> CallSession | None:
         return self.sessions.get(call_id)
 
     def _forget(self, session: CallSession) -> None:
         self.sessions.pop(session.call_id, None)
+        self.pool.calls_changed(len(self.sessions))
         log.info("[call_id=%s] call closed", session.call_id)
+
+    def _watch_finals(self, event: ev.Event) -> None:
+        """Each published final: how long after its utterance ended (media time), for the
+        admission rule (:meth:`DecodePool.admission`)."""
+        if isinstance(event, ev.TranscriptEvent) and event.is_final:
+            session = self.sessions.get(event.call_id)
+            if session is not None:
+                self.pool.record_final_wait(max(0, session.media_ms - event.end_ms) / 1000)
 
     def _on_shed(self, request: DecodeRequest, backlog_s: float) -> None:
         session = self.sessions.get(request.call_id)

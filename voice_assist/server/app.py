@@ -7,7 +7,8 @@ adapters stay sans-I/O, so a change of web stack touches only this package's glu
 
 Endpoints::
 
-    GET  /healthz              200 {"status": "ok"} once the model is loaded and warmed, else 503
+    GET  /healthz              200 {"status": "ok", load and admission figures} once the model
+                               is loaded and warmed, else 503
     GET  /overlay?token=       the agent's panel (agent token)
     GET  /supervisor?token=    the wall board (supervisor token)
     GET  /static/...           page assets (no data in them)
@@ -31,6 +32,7 @@ import contextlib
 import importlib.util
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -162,13 +164,23 @@ def _start_tail(ctx: ServerContext) -> None:
 def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(request: Request) -> Response:
         if ctx.ready:
-            assert ctx.engine is not None
+            engine = ctx.engine
+            assert engine is not None
+            pool = engine.pool
             return JSONResponse(
                 {
                     "status": "ok",
-                    "live_calls": len(ctx.engine.bus.live_calls()),
+                    "live_calls": len(engine.bus.live_calls()),
                     "ingest_connections": ctx.ingest_connections,
                     "feed_connections": ctx.feed_connections,
+                    # load and admission: for load balancers, benchmarks and operators
+                    "admission": engine.admission().as_dict(),
+                    "calls_refused": engine.calls_refused,
+                    "decode_backlog_s": round(pool.backlog_s(), 3),
+                    "decode_queued": pool.queued,
+                    "partials_shed": pool.stats.partials_shed,
+                    "tasks": len(asyncio.all_tasks()),
+                    "threads": threading.active_count(),
                 }
             )
         status = "failed" if ctx.start_error else "starting"

@@ -48,15 +48,16 @@ RATE_HZ = 8000
 CHANNEL_OF: dict[str, Channel] = {"external": "customer", "internal": "agent"}
 AUDIOHOOK_CHANNEL: dict[str, str] = {"customer": "external", "agent": "internal"}
 CLIENT_TYPES = ("open", "ping", "paused", "resumed", "discarded", "update", "error", "close")
+MAX_CLIENT_ERRORS = 32
 _DURATION = re.compile(r"^PT(\d+(?:\.\d+)?)S$")
 
 
 def parse_duration_ms(value: object) -> int:
     """``PT12.345S`` -> 12345 (the only form AudioHook uses)."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    match = _DURATION.match(value) if isinstance(value, str) and len(value) <= 40 else None
     if match is None:
         raise ProtocolError(f"bad duration {str(value)[:40]!r}", code="bad_message")
-    return round(float(match.group(1)) * 1000)
+    return round(float(match.group(1)) * 1000)  # <= 36 digits: always finite
 
 
 def format_duration(ms: int) -> str:
@@ -89,6 +90,7 @@ class AudioHookProtocol(IngressProtocol):
         self.media: dict[str, Any] | None = None
         self.language: str | None = None
         self.client_errors: list[str] = []
+        """The latest :data:`MAX_CLIENT_ERRORS` errors the client reported (bounded)."""
         self._close_reason = "close"
 
     # -- position ----------------------------------------------------------------------
@@ -133,7 +135,8 @@ class AudioHookProtocol(IngressProtocol):
             return []
         # kind == "error": the client reports a problem; the session goes on.
         code = params.get("code")
-        self.client_errors.append(f"{code}: {str(params.get('message', ''))[:200]}")
+        self.client_errors.append(f"{str(code)[:40]}: {str(params.get('message', ''))[:200]}")
+        del self.client_errors[:-MAX_CLIENT_ERRORS]
         return []
 
     def receive_bytes(self, data: bytes) -> list[Action]:
@@ -185,7 +188,7 @@ class AudioHookProtocol(IngressProtocol):
 
     def call_refused(self, error: ProtocolError) -> list[Action]:
         reason = "unauthorized" if error.code == "unauthorized" else "error"
-        return self.disconnect(reason, str(error))
+        return self.disconnect(reason, f"{error.code}: {error}")
 
     def fail(self, error: ProtocolError) -> list[Action]:
         if self.state in ("closing", "disconnecting"):
@@ -372,7 +375,7 @@ def _choose_media(offers: list[Any]) -> dict[str, Any] | None:
             and offer.get("rate") == RATE_HZ
             and isinstance(channels, list)
             and 1 <= len(channels) <= 2
-            and all(c in CHANNEL_OF for c in channels)
+            and all(isinstance(c, str) and c in CHANNEL_OF for c in channels)
             and len(set(channels)) == len(channels)
         ):
             usable.append(

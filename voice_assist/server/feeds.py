@@ -35,7 +35,7 @@ from starlette.websockets import WebSocket
 
 from voice_assist import events as ev
 from voice_assist.server.auth import TokenClaims
-from voice_assist.server.ingress import CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
+from voice_assist.server.ingress import CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, unstorable_text
 from voice_assist.server.outbox import Outbox
 from voice_assist.wire import WIRE_VERSION, to_wire
 
@@ -242,6 +242,10 @@ class FeedConnection:
                 continue
             if not isinstance(body, dict):
                 self._bad("message must be a JSON object")
+                continue
+            problem = unstorable_text(text, body)
+            if problem:
+                self._bad(f"message {problem}")
                 continue
             if body.get("type") == "ping":
                 self.send({"type": "pong", "v": WIRE_VERSION, "id": str(body.get("id", ""))[:64]})

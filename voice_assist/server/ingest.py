@@ -6,6 +6,16 @@ through an :class:`~voice_assist.server.outbox.Outbox`, end the call, close.  Wh
 happens to the connection (protocol error, idle client, vanished client, a bug), the
 call is ended exactly once with a reason, so it is flushed and stored, and no other
 call notices.
+
+Limits enforced here (``[server]``): a connection that has not started a call within
+``start_timeout_s`` is closed (4408 ``start_timeout``), one silent for ``idle_timeout_s``
+too (4408 ``idle_timeout``); a call past ``max_call_s`` of media is ended (1008
+``max_duration``); a text message longer than ``max_message_bytes`` is refused (1009);
+a key that came in-band (Twilio ``customParameters``) counts against
+``max_connections_per_key`` like a header key (4429 ``too_many_connections``); a call the
+engine refuses (:class:`~voice_assist.errors.OverloadError`: ``max_calls`` or the
+decoder's admission rule) gets the protocol's refusal with the reason (native: ``error``
+``overloaded`` + close 1013; Twilio: close 1013; AudioHook: ``disconnect`` ``error``).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +85,20 @@ class IngressConnection:
         if self.key_fingerprint is not None:
             self.ctx.connections_per_key[self.key_fingerprint] += 1
         self.ctx.ingest_connections += 1
+        start_deadline = time.monotonic() + opts.start_timeout_s
         try:
             while True:
+                timeout_s = opts.idle_timeout_s
+                if self.session is None:  # not started (or refused): bounded too
+                    timeout_s = max(0.0, min(timeout_s, start_deadline - time.monotonic()))
                 try:
-                    message = await asyncio.wait_for(self.ws.receive(), opts.idle_timeout_s)
+                    message = await asyncio.wait_for(self.ws.receive(), timeout_s)
                 except TimeoutError:
-                    await self._apply(self.protocol.fail(_idle_error(opts.idle_timeout_s)))
+                    if self.session is None and time.monotonic() >= start_deadline:
+                        error = _start_error(opts.start_timeout_s)
+                    else:
+                        error = _idle_error(opts.idle_timeout_s)
+                    await self._apply(self.protocol.fail(error))
                     break
                 if message["type"] == "websocket.disconnect":
                     await self._apply(self.protocol.connection_lost())
@@ -179,13 +198,27 @@ class IngressConnection:
 
     def _start(self, action: StartCall) -> list[Action]:
         ctx = self.ctx
-        if self.key_fingerprint is None:
+        if self.key_fingerprint is None:  # the key came in-band (Twilio customParameters)
             try:
-                self.key_fingerprint = ctx.keys.match(action.api_key)
+                fingerprint = ctx.keys.match(action.api_key)
             except AuthError as exc:
                 log.warning("%s ingress refused: %s", self.protocol.source, exc)
                 return self.protocol.call_refused(ProtocolError(str(exc), code="unauthorized"))
-            ctx.connections_per_key[self.key_fingerprint] += 1
+            limit = ctx.settings.server.max_connections_per_key
+            if ctx.connections_per_key[fingerprint] >= limit:
+                log.warning(
+                    "%s ingress refused: key %s at server.max_connections_per_key=%d",
+                    self.protocol.source,
+                    fingerprint,
+                    limit,
+                )
+                return self.protocol.call_refused(
+                    ProtocolError(
+                        "too many connections for this API key", code="too_many_connections"
+                    )
+                )
+            self.key_fingerprint = fingerprint
+            ctx.connections_per_key[fingerprint] += 1
         engine = ctx.engine
         if engine is None or not engine.ready:
             return self.protocol.call_refused(
@@ -239,3 +272,7 @@ class IngressConnection:
 
 def _idle_error(idle_s: float) -> ProtocolError:
     return ProtocolError(f"no message for {idle_s:.0f} s", code="idle_timeout")
+
+
+def _start_error(start_s: float) -> ProtocolError:
+    return ProtocolError(f"no call started within {start_s:g} s", code="start_timeout")

@@ -20,7 +20,8 @@ them into the protocol's own error message and close.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4408
 CLOSE_TOO_SLOW = 4409
+CLOSE_TOO_MANY = 4429
 
 _CLOSE_FOR_CODE = {
     "malformed_json": CLOSE_INVALID_PAYLOAD,
@@ -53,12 +55,24 @@ _CLOSE_FOR_CODE = {
     "unsupported_media": CLOSE_UNSUPPORTED,
     "message_too_big": CLOSE_TOO_BIG,
     "idle_timeout": CLOSE_IDLE,
+    "start_timeout": CLOSE_IDLE,
+    "too_many_connections": CLOSE_TOO_MANY,
     "max_duration": CLOSE_POLICY,
     "unauthorized": CLOSE_UNAUTHORIZED,
     "overloaded": CLOSE_TRY_AGAIN,
     "not_ready": CLOSE_TRY_AGAIN,
     "internal_error": CLOSE_INTERNAL,
 }
+
+
+CREDENTIAL_NAMES = frozenset(
+    {"api_key", "apikey", "key", "token", "secret", "password", "authorization", "x-api-key"}
+)
+"""Client metadata entries with these names (any case) are credentials: never kept."""
+
+
+def is_credential_name(name: object) -> bool:
+    return isinstance(name, str) and name.strip().lower() in CREDENTIAL_NAMES
 
 
 def close_code_for(error_code: str) -> int:
@@ -156,14 +170,55 @@ class IngressProtocol:
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
-    """Parse one text message that must be a JSON object."""
+    """Parse one text message that must be a JSON object of storable text."""
     try:
         message = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("text message is not valid JSON", code="malformed_json") from exc
     if not isinstance(message, dict):
         raise ProtocolError("text message must be a JSON object", code="malformed_json")
+    problem = unstorable_text(text, message)
+    if problem:
+        raise ProtocolError(f"text message {problem}", code="malformed_json")
     return message
+
+
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def unstorable_text(raw: str, parsed: object) -> str | None:
+    """Why a parsed JSON message holds text no store can keep, or ``None``.
+
+    JSON may escape what is not text: a lone UTF-16 surrogate (``\\ud800``) cannot be
+    encoded as UTF-8, and PostgreSQL refuses NUL (``\\u0000``).  Either in an agent id or
+    in call metadata would make the whole call unstorable, so such messages are refused
+    at the edge.  The raw text is searched for those escapes first (cheap); only then
+    are the parsed strings checked (a valid surrogate pair, an emoji, is fine).
+    """
+    if not _SUSPECT_ESCAPE.search(raw):
+        return None
+    for text in _strings(parsed):
+        if "\x00" in text:
+            return "contains a NUL character"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone UTF-16 surrogate (not text)"
+    return None
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string in a parsed JSON value, keys included (iteratively: no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def flush_actions(legs: Mapping[Channel, np.ndarray]) -> list[Action]:

@@ -22,6 +22,7 @@ client that stops sending audio (hold) sends ``ping`` at least every
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from voice_assist.errors import AudioError, ProtocolError
@@ -37,6 +38,7 @@ from voice_assist.server.ingress import (
     close_code_for,
     close_reason,
     flush_actions,
+    is_credential_name,
     parse_json_object,
 )
 from voice_assist.server.legs import LegDecoder, MediaFormat, parse_channel_map
@@ -173,9 +175,15 @@ class NativeProtocol(IngressProtocol):
 
 
 def _plain_id(value: object) -> object:
+    """A ping id echoed back as the client sent it, if it is a short string or a plain,
+    finite number (Python's JSON reader accepts NaN and 1e999; a reply may not carry them)."""
     if isinstance(value, str):
         return value[:128]
-    if isinstance(value, int | float) or value is None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) and abs(value) < 2**53:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return value
     return None
 
@@ -188,7 +196,7 @@ def _meta(custom: object) -> dict[str, str]:
         raise ProtocolError("custom must be an object", code="bad_message")
     out: dict[str, str] = {}
     for key, value in list(custom.items())[:MAX_META_ITEMS]:
-        if value is None or isinstance(value, dict | list):
-            continue
+        if value is None or isinstance(value, dict | list) or is_credential_name(key):
+            continue  # nested values are dropped; so is anything named like a credential
         out[str(key)[:64]] = str(value)[:MAX_META_CHARS]
     return out

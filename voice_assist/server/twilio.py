@@ -38,6 +38,7 @@ from voice_assist.server.ingress import (
     close_code_for,
     close_reason,
     flush_actions,
+    is_credential_name,
     parse_json_object,
 )
 from voice_assist.server.legs import LegDecoder, MediaFormat
@@ -47,7 +48,7 @@ TWILIO_RATE_HZ = 8000
 MAX_GAP_FILL_MS = 10_000
 GAP_TOLERANCE_MS = 60
 KEY_PARAMETERS = ("api_key", "key")
-_IGNORED_EVENTS = {"connected", "mark", "dtmf"}
+MAX_MARKS = 64
 
 
 class TwilioProtocol(IngressProtocol):
@@ -74,10 +75,13 @@ class TwilioProtocol(IngressProtocol):
         self.decoders: dict[str, LegDecoder] = {}
         self.gap_filled_ms = 0
         self.marks: list[str] = []
+        """The latest :data:`MAX_MARKS` mark names (bounded: a client may send marks forever)."""
 
     def receive_text(self, text: str) -> list[Action]:
         message = parse_json_object(text)
         event = message.get("event")
+        if not isinstance(event, str):
+            raise ProtocolError("message has no event name", code="bad_message")
         if event == "media":
             return self._media(message)
         if event == "start":
@@ -88,12 +92,10 @@ class TwilioProtocol(IngressProtocol):
             mark = message.get("mark")
             if isinstance(mark, dict) and isinstance(mark.get("name"), str):
                 self.marks.append(mark["name"][:128])
+                del self.marks[:-MAX_MARKS]
             return []
-        if event in _IGNORED_EVENTS:
-            return []
-        if not isinstance(event, str):
-            raise ProtocolError("message has no event name", code="bad_message")
-        return []  # Twilio adds event types over time; unknown ones are skipped.
+        # connected, dtmf and event types Twilio adds over time are skipped.
+        return []
 
     def receive_bytes(self, data: bytes) -> list[Action]:
         raise ProtocolError("Twilio Media Streams sends no binary frames", code="unexpected_binary")
@@ -158,7 +160,7 @@ class TwilioProtocol(IngressProtocol):
         meta: dict[str, str] = {
             str(k)[:64]: str(v)[:256]
             for k, v in list(params.items())[:32]
-            if k not in KEY_PARAMETERS and k != "agent_id"
+            if k != "agent_id" and not is_credential_name(k)
         }
         for name, key in (("callSid", "twilio_call_sid"), ("streamSid", "twilio_stream_sid")):
             value = start.get(name) or message.get(name)
@@ -193,7 +195,7 @@ class TwilioProtocol(IngressProtocol):
         if not isinstance(media, dict):
             raise ProtocolError("media event without a media object", code="bad_message")
         track = media.get("track", "inbound")
-        decoder = self.decoders.get(track)
+        decoder = self.decoders.get(track) if isinstance(track, str) else None
         if decoder is None:
             raise ProtocolError(
                 f"media on track {str(track)[:20]!r} not started", code="bad_message"

@@ -1,0 +1,178 @@
+"""Admission control in the decode pool: measured load over a window decides new calls.
+
+The pool and its load meter are under test; the clock is injected and the decode
+function is a stand-in (no model): the figures are fed, not timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from conftest import DATA
+
+from voice_assist import events as ev
+from voice_assist.asr.decoder import Hypothesis
+from voice_assist.asr.pool import ADMIT_MIN_CALL_S, DecodePool, DecoderLoad
+from voice_assist.asr.stream import DecodeRequest
+from voice_assist.audio.files import load_legs
+from voice_assist.config import Settings
+from voice_assist.runtime.engine import Engine
+from voice_assist.runtime.filefeed import feed_legs
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def hyp(text: str = "ok") -> Hypothesis:
+    return Hypothesis(
+        text=text, words=(), avg_logprob=-0.1, no_speech_prob=0.0, compression_ratio=1.0,
+        window_s=10.0,
+    )  # fmt: skip
+
+
+def request(kind: str = "final", call_id: str = "c1", end_sample: int = 16000) -> DecodeRequest:
+    return DecodeRequest(
+        call_id=call_id, channel="customer", utterance_id="u1", utterance_index=0,
+        kind=kind,  # type: ignore[arg-type]
+        audio=np.zeros(16000, np.float32), start_sample=0, end_sample=end_sample,
+    )  # fmt: skip
+
+
+def pool(clock: Clock, **kw: float) -> DecodePool:
+    return DecodePool(lambda r: hyp(), workers=1, clock=clock, **kw)  # type: ignore[arg-type]
+
+
+def test_load_meter_integrates_calls_and_forgets_old_seconds() -> None:
+    clock = Clock()
+    load = DecoderLoad(window_s=10, clock=clock)
+    load.set_calls(2)
+    clock.advance(4)
+    load.add_demand(1.0)
+    load.add_busy(0.5)
+    demand, busy, call_s = load.totals()
+    assert (demand, busy) == (1.0, 0.5)
+    assert abs(call_s - 8.0) < 1e-9  # 2 calls for 4 s
+    load.set_calls(1)
+    clock.advance(3)
+    assert abs(load.totals()[2] - 11.0) < 1e-9
+    clock.advance(20)  # everything measured is now older than the window
+    demand, busy, call_s = load.totals()
+    assert demand == 0.0 and busy == 0.0
+    assert abs(call_s - 10.0) < 1.0  # one call for the whole window, nothing older
+
+
+def test_final_wait_percentile_needs_a_few_finals() -> None:
+    load = DecoderLoad(window_s=30, clock=Clock())
+    assert load.final_wait_p90_s() is None
+    for w in (0.2, 0.3, 0.4):
+        load.add_final_wait(w)
+    assert load.final_wait_p90_s() == 0.4
+    for w in [0.1] * 25 + [5.0] * 2:
+        load.add_final_wait(w)
+    assert load.final_wait_p90_s() == 0.3  # the slowest tenth does not decide
+
+
+def test_projected_utilization_refuses_the_call_that_would_overload_the_decoder() -> None:
+    clock = Clock()
+    p = pool(clock, admit_max_utilization=0.8)
+    p._cost_s["final"] = 0.5  # measured decode time of a final (s)
+    p.calls_changed(2)
+    # nothing measured yet: the rule does not guess
+    assert p.admission(2).admit and p.admission(2).call_cost is None
+    for _ in range(int(ADMIT_MIN_CALL_S)):  # 2 calls asking one final each per second
+        clock.advance(0.5)
+        p.load.add_demand(0.25)
+        p.load.add_demand(0.25)
+        clock.advance(0.5)
+    verdict = p.admission(2)
+    assert verdict.call_cost is not None and abs(verdict.call_cost - 0.25) < 0.01
+    assert abs(verdict.projected_utilization - 0.75) < 0.03  # type: ignore[operator]
+    assert verdict.admit and verdict.capacity_calls == 3
+    p.calls_changed(3)
+    refused = p.admission(3)
+    assert not refused.admit
+    assert "asr.admit_max_utilization=80%" in refused.reason and "3 live calls" in refused.reason
+    off = pool(clock, admit_max_utilization=0.0)
+    off.load = p.load
+    assert off.admission(3).admit  # 0 turns the rule off
+
+
+def test_slow_finals_refuse_new_calls_until_they_age_out_of_the_window() -> None:
+    clock = Clock()
+    p = pool(clock, admit_max_final_wait_s=1.0, admit_window_s=10)
+    for w in (0.4, 0.5, 1.6, 1.8, 2.0):
+        p.load.add_final_wait(w)
+    verdict = p.admission(1)
+    assert not verdict.admit
+    assert "admit_max_final_wait_ms=1000" in verdict.reason
+    clock.advance(11)
+    assert p.admission(1).admit
+
+
+def test_decodes_feed_the_meter_with_costs_and_busy_time() -> None:
+    """Through the real worker: each decode's time becomes its kind's cost and busy time;
+    published finals are reported by the runtime (here: by hand) as final waits."""
+
+    async def scenario() -> DecodePool:
+        p = DecodePool(lambda r: hyp(), workers=1, admit_max_final_wait_s=0.5)
+        p.start()
+        done = asyncio.Event()
+        seen: list[str] = []
+
+        def finished(r: DecodeRequest, h: Hypothesis | None, e: BaseException | None) -> None:
+            seen.append(r.call_id)
+            if len(seen) == 3:
+                done.set()
+
+        p.calls_changed(1)
+        for _ in range(3):
+            p.submit(request("final"), finished)
+        await asyncio.wait_for(done.wait(), 10)
+        await p.close()
+        return p
+
+    p = asyncio.run(scenario())
+    assert p.stats.finals_done == 3 and p.decode_cost_s("final") >= 0.0
+    assert p.decode_cost_s("partial") == 0.5 * p.decode_cost_s("final")  # a guess until measured
+    assert p.load.totals()[0] >= 0.0 and p.load.final_wait_p90_s() is None
+    assert p.admission(1).admit
+    for w in (3.0, 3.0, 3.0):  # finals published 3 s after their utterances ended
+        p.record_final_wait(w)
+    assert not p.admission(1).admit
+
+
+@pytest.mark.model
+def test_the_engine_reports_each_published_final(settings: Settings, whisper_model) -> None:  # type: ignore[no-untyped-def]
+    got: list[ev.Event] = []
+
+    async def scenario() -> Engine:
+        engine = await Engine.start(settings, model=whisper_model)
+        session = engine.open_call(agent_id="a1", source="test", sink=got.append)
+        await feed_legs(session, load_legs(DATA / "two_utterances_en.flac"))
+        await engine.close()
+        return engine
+
+    engine = asyncio.run(scenario())
+    finals = [e for e in got if isinstance(e, ev.TranscriptEvent) and e.is_final]
+    assert len(finals) >= 2
+    assert len(engine.pool.load._waits) == len(finals)  # published ones, not every decode
+
+
+def test_overloaded_decoder_refuses_first_and_says_why() -> None:
+    clock = Clock()
+    p = pool(clock, max_queue_s=0.5)
+    p.submit(request("final"), lambda r, h, e: None)
+    p._finals[0].queued_at -= 1.0  # that final has waited a second for a worker
+    verdict = p.admission(0)
+    assert not verdict.admit and "asr.max_queue_s" in verdict.reason
+    assert verdict.as_dict()["admit"] is False

@@ -176,3 +176,52 @@ def test_overloaded_decoder_refuses_first_and_says_why() -> None:
     verdict = p.admission(0)
     assert not verdict.admit and "asr.max_queue_s" in verdict.reason
     assert verdict.as_dict()["admit"] is False
+
+
+def test_withdrawn_request_is_not_decoded() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from voice_assist.asr.pool import DecodePool
+    from voice_assist.asr.stream import DecodeRequest
+
+    decoded: list[str] = []
+
+    def decode(req: DecodeRequest):  # type: ignore[no-untyped-def]
+        decoded.append(req.utterance_id)
+        return None
+
+    def req(uid: str) -> DecodeRequest:
+        audio = np.zeros(1600, np.float32)
+        return DecodeRequest(
+            call_id="c",
+            channel="customer",
+            utterance_id=uid,
+            utterance_index=0,
+            kind="final",
+            audio=audio,
+            start_sample=0,
+            end_sample=1600,
+            speculative=True,
+        )
+
+    async def main() -> tuple[bool, bool]:
+        pool = DecodePool(decode, workers=1, max_queue_s=6.0)
+        first, second = req("u1"), req("u2")
+        results: list[str] = []
+        pool.submit(first, lambda r, h, e: results.append(r.utterance_id))
+        pool.submit(second, lambda r, h, e: results.append(r.utterance_id))
+        took_back = pool.withdraw(first)
+        again = pool.withdraw(first)
+        pool.start()
+        for _ in range(200):
+            if decoded:
+                break
+            await asyncio.sleep(0.01)
+        await pool.close()
+        return took_back, again
+
+    took_back, again = asyncio.run(main())
+    assert took_back and not again
+    assert decoded == ["u2"]

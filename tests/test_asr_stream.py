@@ -156,6 +156,12 @@ def test_early_final_is_discarded_when_speech_resumes(settings: Settings) -> Non
     ]
     assert stale, "an early final was started in the pause"
     assert all(r.end_sample < finals[0].end_ms * 16 for r in stale)
+    # and the transcriber withdraws it, so the pool need not decode it
+    leg = LegTranscriber(call_id="c1", channel="customer", options=settings.asr)
+    withdrawn = []
+    for i in range(0, audio.size, 1600):
+        withdrawn += leg.feed(audio[i : i + 1600]).withdrawn
+    assert withdrawn and all(r.speculative for r in withdrawn)
     assert finals[0].end_ms - finals[0].start_ms > (speech.size + pause.size) / 16 - 600
 
 

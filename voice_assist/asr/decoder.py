@@ -124,7 +124,8 @@ class Decoder:
             hallucination_silence_threshold=None,
             hotwords=None,
         )
-        self._opts_partial = TranscriptionOptions(**base)  # type: ignore[arg-type]
+        # partials are replaced a second later: never worth a temperature fallback
+        self._opts_partial = TranscriptionOptions(**{**base, "temperatures": [0.0]})  # type: ignore[arg-type]
         self._opts_final = TranscriptionOptions(**{**base, "word_timestamps": True})  # type: ignore[arg-type]
         self._local = threading.local()
 

@@ -297,6 +297,19 @@ class DecodePool:
             self._partials[key] = job
         self._wakeup.set()
 
+    def withdraw(self, request: DecodeRequest) -> bool:
+        """Take a queued request back (an early final whose speech resumed).
+
+        Returns whether it was still queued; one already running finishes and its
+        result is ignored by the transcriber.
+        """
+        for job in self._finals:
+            if job.request is request:
+                self._finals.remove(job)
+                job.done(job.request, None, None)
+                return True
+        return False
+
     def drop_call(self, call_id: str) -> None:
         """Forget queued partials of a call that ended (its finals still run)."""
         for key in [k for k in self._partials if k[0] == call_id]:

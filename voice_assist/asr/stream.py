@@ -68,6 +68,8 @@ class DecodeRequest:
 class FeedResult:
     events: list[Event] = field(default_factory=list)
     requests: list[DecodeRequest] = field(default_factory=list)
+    withdrawn: list[DecodeRequest] = field(default_factory=list)
+    """Earlier requests no longer wanted (an early final whose speech resumed)."""
 
 
 @dataclass(slots=True)
@@ -199,7 +201,8 @@ class LegTranscriber:
         thrown away and the utterance goes on.
         """
         if utt.early is not None and self._gate.silence_ms == 0:
-            utt.early, utt.early_result = None, None  # speech resumed: stale
+            out.withdrawn.append(utt.early)  # speech resumed: stale
+            utt.early, utt.early_result = None, None
         if utt.early is not None or not self._early_final_ms:
             return
         if self._gate.silence_ms < self._early_final_ms:

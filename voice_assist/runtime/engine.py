@@ -136,7 +136,11 @@ class Engine:
         on_audio = on_close = None
         if self.store is not None:
             recorder = self.store.recorder(
-                call_id, agent_id=agent_id, source=source, meta=dict(meta or {})
+                call_id,
+                agent_id=agent_id,
+                source=source,
+                meta=dict(meta or {}),
+                backpressure=source == "file",  # a recording may wait; a live call never does
             )
             sinks.append(recorder.on_event)
             on_audio, on_close = recorder.on_audio, recorder.close

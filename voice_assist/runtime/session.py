@@ -177,6 +177,8 @@ class CallSession:
     def _handle_feed(self, result: FeedResult) -> None:
         for event in result.events:
             self._route(event)
+        for request in result.withdrawn:
+            self.engine.pool.withdraw(request)
         for request in result.requests:
             self.engine.pool.submit(request, self._on_decoded)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
+from websockets.sync.client import ClientConnection, connect
 
 from voice_assist.config import Settings, load_settings
+from voice_assist.server.local import ServerThread
+from voice_assist.store import Store
 
 DATA = Path(__file__).parent / "data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -31,3 +36,35 @@ def read16k(name: str) -> np.ndarray:
     data, rate = sf.read(str(DATA / name), dtype="float32", always_2d=True)
     assert rate == 16000
     return data[:, 0]
+
+
+# --- a real server in a thread, for modules that define ``server_settings`` -------------
+
+
+@pytest.fixture(scope="module")
+def store(server_settings: Settings) -> Iterator[Store]:
+    s = Store.open(server_settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def srv(server_settings: Settings, store: Store) -> Iterator[ServerThread]:
+    server = ServerThread(server_settings, store=store).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wsc() -> Iterator[Callable[..., ClientConnection]]:
+    """Open websockets that are closed when the test ends."""
+    opened: list[ClientConnection] = []
+
+    def open_ws(url: str, **kw: Any) -> ClientConnection:
+        ws = connect(url, **kw).__enter__()
+        opened.append(ws)
+        return ws
+
+    yield open_ws
+    for ws in opened:
+        ws.close()

@@ -18,7 +18,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ BEARER = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def fault_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(
         env={},
         overrides={
@@ -54,20 +54,6 @@ def fault_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "store": {"data_dir": str(tmp_path_factory.mktemp("fault-data"))},
         },
     )
-
-
-@pytest.fixture(scope="module")
-def store(fault_settings: Settings) -> Iterator[Store]:
-    s = Store.open(fault_settings)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def srv(fault_settings: Settings, store: Store) -> Iterator[ServerThread]:
-    server = ServerThread(fault_settings, store=store).start()
-    yield server
-    server.stop()
 
 
 def token(role: auth.Role, agent_id: str | None = None) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ FMT = {"encoding": "pcm_s16le", "sample_rate": 16000, "channels": 2}
 
 
 @pytest.fixture(scope="module")
-def limit_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(
         env={},
         overrides={
@@ -63,34 +63,6 @@ def limit_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "store": {"data_dir": str(tmp_path_factory.mktemp("limits-data"))},
         },
     )
-
-
-@pytest.fixture(scope="module")
-def store(limit_settings: Settings) -> Iterator[Store]:
-    s = Store.open(limit_settings)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def srv(limit_settings: Settings, store: Store) -> Iterator[ServerThread]:
-    server = ServerThread(limit_settings, store=store).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def wsc() -> Iterator[Callable[..., ClientConnection]]:
-    opened: list[ClientConnection] = []
-
-    def open_ws(url: str, **kw: Any) -> ClientConnection:
-        ws = connect(url, **kw).__enter__()
-        opened.append(ws)
-        return ws
-
-    yield open_ws
-    for ws in opened:
-        ws.close()
 
 
 def bearer(key: str = KEYS[0]) -> dict[str, str]:

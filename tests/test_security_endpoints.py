@@ -52,7 +52,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sec_settings(data_dir: Path) -> Settings:
+def server_settings(data_dir: Path) -> Settings:
     return load_settings(
         env={},
         overrides={
@@ -63,21 +63,14 @@ def sec_settings(data_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def store(sec_settings: Settings) -> Iterator[Store]:
-    s = Store.open(sec_settings)
+def store(server_settings: Settings) -> Iterator[Store]:
+    s = Store.open(server_settings)
     rec = s.recorder(STORED, agent_id="alice", source="native", backpressure=True)
     synthetic_call(rec, call_id=STORED, duration_s=12, seed=3, agent_id="alice")
     rec.close("hangup")
     s.flush()
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def srv(sec_settings: Settings, store: Store) -> Iterator[ServerThread]:
-    server = ServerThread(sec_settings, store=store).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import base64
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,7 +34,7 @@ BEARER = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data = tmp_path_factory.mktemp("server-data")
     return load_settings(
         env={},
@@ -49,35 +49,6 @@ def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "store": {"data_dir": str(data)},
         },
     )
-
-
-@pytest.fixture(scope="module")
-def store(live_settings: Settings) -> Iterator[Store]:
-    s = Store.open(live_settings)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def srv(live_settings: Settings, store: Store) -> Iterator[ServerThread]:
-    server = ServerThread(live_settings, store=store).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def wsc() -> Iterator[Callable[..., ClientConnection]]:
-    """Open websockets that are closed when the test ends."""
-    opened: list[ClientConnection] = []
-
-    def open_ws(url: str, **kw: Any) -> ClientConnection:
-        ws = connect(url, **kw).__enter__()
-        opened.append(ws)
-        return ws
-
-    yield open_ws
-    for ws in opened:
-        ws.close()
 
 
 def token(role: auth.Role, agent_id: str | None = None, ttl_s: int = 600, **kw: Any) -> str:

@@ -125,7 +125,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         port = _free_port()
         server = _start_server(args, port=port, secret=secret, key=key, data_dir=data_dir)
         try:
-            await _wait_healthy(f"http://127.0.0.1:{port}/healthz", server)
+            await wait_healthy(f"http://127.0.0.1:{port}/healthz", server)
             base = f"ws://127.0.0.1:{port}"
             for n in levels:
                 traces = await _run_level(
@@ -171,7 +171,8 @@ def _start_server(
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
 
 
-async def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
+async def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
+    """Poll ``url`` (a /healthz) until 200; fail if the server process exits or time runs out."""
     import httpx
 
     deadline = time.monotonic() + timeout_s

@@ -51,6 +51,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from voice_assist.bench.live import wait_healthy
+
 HELP = "latency knee of simultaneous calls, load shedding past it, and a leak soak"
 
 BUDGET_FINAL_P95_MS = 1200
@@ -297,7 +299,7 @@ class ServerProcess:
             cmd += ["--config", self.bench.args.config]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = _spawn(cmd, env)
-        await _wait_healthy(self.health_url, self.proc)
+        await wait_healthy(self.health_url, self.proc)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -314,21 +316,6 @@ class ServerProcess:
 
 def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-
-
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode} while starting")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(url, timeout=2)).status_code == 200:
-                    return
-            await asyncio.sleep(0.25)
-    raise RuntimeError("the server did not become healthy in time")
 
 
 # -- one group of calls --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,16 @@ def whisper_model(settings: Settings):  # type: ignore[no-untyped-def]
     from voice_assist.asr.model import load_model
 
     return load_model(settings)
+
+
+def wait_for(what: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+    """Poll until ``what()`` is truthy (bounded, not a timing assertion); returns its value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = what()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
 
 
 def read16k(name: str) -> np.ndarray:

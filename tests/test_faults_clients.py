@@ -17,12 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from rawws import RawWebSocket
 from websockets.sync.client import connect
 
@@ -80,16 +79,6 @@ def server_state(srv: ServerThread) -> dict[str, Any]:
         }
 
     return dict(srv.run(read()))
-
-
-def wait_for(what: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    """Poll until ``what()`` is truthy (bounded); returns its value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = what()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def stored(store: Store, call_id: str, timeout_s: float = 30.0) -> Any:

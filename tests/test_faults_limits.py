@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from rawws import RawWebSocket
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -103,15 +104,6 @@ def server_state(srv: ServerThread) -> dict[str, Any]:
         }
 
     return dict(srv.run(read()))
-
-
-def wait_for(what: Callable[[], Any], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = what()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def stored_reason(store: Store, call_id: str) -> str | None:

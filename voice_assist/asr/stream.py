@@ -218,16 +218,17 @@ class LegTranscriber:
         self._next_index += 1
         return utt
 
+    def _activity(self, sample: int, *, speaking: bool) -> VoiceActivity:
+        return VoiceActivity(
+            call_id=self.call_id,
+            t_ms=samples_to_ms(sample),
+            channel=self.channel,
+            speaking=speaking,
+        )
+
     def _start_utterance(self, sample: int, out: FeedResult) -> None:
         self._utt = self._new_utterance(max(sample, self._buf_start))
-        out.events.append(
-            VoiceActivity(
-                call_id=self.call_id,
-                t_ms=samples_to_ms(sample),
-                channel=self.channel,
-                speaking=True,
-            )
-        )
+        out.events.append(self._activity(sample, speaking=True))
 
     def _end_utterance(self, sample: int, out: FeedResult) -> None:
         utt = self._utt
@@ -239,14 +240,7 @@ class LegTranscriber:
                 out.events.extend(self.on_result(utt.early, utt.early_result[0]))
         elif utt is not None and sample > utt.start_sample:
             self._request_final(utt, sample, out)
-        out.events.append(
-            VoiceActivity(
-                call_id=self.call_id,
-                t_ms=samples_to_ms(sample),
-                channel=self.channel,
-                speaking=False,
-            )
-        )
+        out.events.append(self._activity(sample, speaking=False))
 
     def _quiet_cut(self, start: int, limit: int) -> int:
         """The start of the least speech-like chunk in the search span before ``limit``."""
@@ -305,14 +299,7 @@ class LegTranscriber:
             end = self._received
             if end - utt.start_sample >= CHUNK_SAMPLES:
                 self._request_final(utt, end, out)
-            out.events.append(
-                VoiceActivity(
-                    call_id=self.call_id,
-                    t_ms=samples_to_ms(end),
-                    channel=self.channel,
-                    speaking=False,
-                )
-            )
+            out.events.append(self._activity(end, speaking=False))
         return out
 
     # ---------------------------------------------------------------- results

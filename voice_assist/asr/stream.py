@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from voice_assist.asr.context import ConversationContext
 from voice_assist.asr.decoder import Hypothesis
 from voice_assist.asr.vad import CHUNK_SAMPLES, SileroStream, SpeechGate
 from voice_assist.config import AsrOptions
@@ -58,6 +59,10 @@ class DecodeRequest:
     end_sample: int
     speculative: bool = False
     """An early final, started before the end of the utterance is confirmed."""
+    prompt: str = field(default="", repr=False)
+    """Finals: the call's last words, both legs (see :mod:`voice_assist.asr.context`)."""
+    narrow: bool = False
+    """Finals: decode with the partials' beam; the pool sets it when work is waiting."""
 
     @property
     def duration_s(self) -> float:
@@ -111,7 +116,9 @@ class LegTranscriber:
         channel: Channel,
         options: AsrOptions,
         vad: SileroStream | None = None,
+        context: ConversationContext | None = None,
     ) -> None:
+        """``context`` is shared by the legs of one call; by default the leg has its own."""
         self.call_id = call_id
         self.channel = channel
         self.options = options
@@ -137,6 +144,7 @@ class LegTranscriber:
         self._min_partial = int(options.min_partial_audio_ms * SAMPLE_RATE_HZ / 1000)
         self._max_utt = int(options.max_utterance_ms * SAMPLE_RATE_HZ / 1000)
         self._early_final_ms = options.early_final_ms
+        self._context = context or ConversationContext(options.context_max_words)
 
     # ------------------------------------------------------------------ input
     @property
@@ -269,6 +277,7 @@ class LegTranscriber:
             audio=self._buf[max(a, 0) : max(b, 0)].copy(),
             start_sample=start,
             end_sample=end,
+            prompt=self._context.prompt() if kind == "final" else "",
         )
 
     def _request_final(self, utt: _Utterance, end: int, out: FeedResult) -> None:
@@ -320,6 +329,7 @@ class LegTranscriber:
             self._next_release += 1
             if hyp is not None and hyp.text:
                 events.append(self._final_event(req, hyp))
+                self._context.add(hyp.text)
         return events
 
     def skip(self, request: DecodeRequest) -> None:

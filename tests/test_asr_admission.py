@@ -143,7 +143,10 @@ def test_decodes_feed_the_meter_with_costs_and_busy_time() -> None:
 
     p = asyncio.run(scenario())
     assert p.stats.finals_done == 3 and p.decode_cost_s("final") >= 0.0
-    assert p.decode_cost_s("partial") == 0.5 * p.decode_cost_s("final")  # a guess until measured
+    # the first two had work queued behind them (narrow), the last the pool to itself;
+    # a partial (not measured) is estimated as a narrow final: same window, same beam
+    assert p.stats.finals_narrow == 2
+    assert p.decode_cost_s("partial") == p.decode_cost_s("final_narrow")
     assert p.load.totals()[0] >= 0.0 and p.load.final_wait_p90_s() is None
     assert p.admission(1).admit
     for w in (3.0, 3.0, 3.0):  # finals published 3 s after their utterances ended
@@ -227,6 +230,28 @@ def test_withdrawn_request_is_not_decoded() -> None:
     assert decoded == ["u2"]
 
 
+def test_withdrawing_a_final_queued_behind_another_leaves_the_other() -> None:
+    """Regression: the queue compared jobs by value, i.e. their audio arrays, and raised."""
+    decoded: list[int] = []
+
+    async def main() -> bool:
+        pool = DecodePool(lambda r: decoded.append(r.end_sample) or hyp(), workers=1)  # type: ignore[func-returns-value]
+        other, early = request("final", end_sample=1600), request("final", end_sample=3200)
+        pool.submit(other, lambda r, h, e: None)
+        pool.submit(early, lambda r, h, e: None)
+        took_back = pool.withdraw(early)
+        pool.start()
+        for _ in range(200):
+            if decoded:
+                break
+            await asyncio.sleep(0.01)
+        await pool.close()
+        return took_back
+
+    assert asyncio.run(main())
+    assert decoded == [1600]
+
+
 def test_a_final_takes_the_wide_beam_only_when_nothing_else_waits() -> None:
     import asyncio
 
@@ -277,3 +302,17 @@ def test_a_final_takes_the_wide_beam_only_when_nothing_else_waits() -> None:
     # "a" had "b" and a partial behind it, "b" the partial; "alone" had the pool to itself
     assert seen == [("a", True), ("b", True), ("p", False), ("alone", False)]
     assert narrow == 2
+
+
+def test_unmeasured_costs_are_estimated_and_finals_commit_their_narrow_cost() -> None:
+    p = pool(Clock())
+    assert p.decode_cost_s("final") == p.decode_cost_s("partial") == 0.0
+    p._cost_s["final"] = 0.8  # only wide finals seen (one call, an idle decoder)
+    assert p.decode_cost_s("partial") == 0.4  # PARTIAL_COST_GUESS of a wide final
+    assert p.decode_cost_s("final_narrow") == 0.8  # no better estimate yet
+    p._cost_s["partial"] = 0.2
+    assert p.decode_cost_s("final_narrow") == 0.2  # same window and beam as a partial
+    final, partial = request("final"), request("partial")
+    assert p.demand_s(final) == 0.2 and p.demand_s(partial) == 0.2
+    p._cost_s["final_narrow"] = 0.25
+    assert p.demand_s(final) == 0.25 and p.decode_cost_s("final") == 0.8

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import read16k
 
 from voice_assist.asr.decoder import Decoder, has_repetition_loop, window_frames
+from voice_assist.bench.asr import normalise
 from voice_assist.config import Settings
 
 pytestmark = pytest.mark.model
@@ -17,7 +18,8 @@ REFERENCE = "i have been waiting for an hour and nobody has helped me"
 
 
 def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
+    """Whisper's English normalisation ("I've" -> "i have"), as the WER benchmark uses."""
+    return normalise(text, "en").split()
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,16 @@ def test_decodes_speech_with_word_times(decoder: Decoder) -> None:
     assert hyp.words and hyp.words[0].start_s < 0.5
     assert hyp.words[-1].end_s <= audio.size / 16000 + 0.1
     assert hyp.window_s == 10.0
+
+
+def test_finals_can_take_whispers_full_window(whisper_model, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    wide = Decoder(whisper_model, replace(settings.asr, final_min_window_ms=30000))
+    audio = read16k("utterance_en.flac")[8000:-16000]
+    hyp = wide.decode(audio, words=True)
+    assert hyp.window_s == 30.0 and hyp.words
+    assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= len(REFERENCE.split()) - 2
+    assert wide.decode(audio, words=False).window_s == 10.0  # partials: the short one
+    assert wide.decode(audio, words=True, narrow=True).window_s == 10.0  # a busy pool's final
 
 
 def test_no_text_from_silence_or_noise(decoder: Decoder) -> None:
@@ -57,11 +69,21 @@ def test_window_grows_in_steps_with_a_floor(settings: Settings) -> None:
     assert window_frames(16000, opts) == 1000
     assert window_frames(16000 * 12, opts) == 1500
     assert window_frames(16000 * 40, opts) == 3000
+    wide = replace(opts, final_min_window_ms=30000)
+    assert window_frames(16000, wide, final=True) == 3000
+    assert window_frames(16000, wide) == 1000
+    mid = replace(opts, final_min_window_ms=15000)
+    assert window_frames(16000, mid, final=True) == 1500
+    assert window_frames(16000 * 17, mid, final=True) == 2000
 
 
 def test_repetition_loops_are_detected() -> None:
     assert has_repetition_loop("thank you. thank you. thank you. thank you. thank you.")
+    assert has_repetition_loop("So so so so so so so so so")
     assert not has_repetition_loop("no no I said the bill, not the phone")
+    # people repeat themselves too: short runs are speech
+    assert not has_repetition_loop("No, no, no, no, that is not what I asked for.")
+    assert not has_repetition_loop("And here's some more words, words, words, words.")
 
 
 def test_a_prompted_final_still_hears_the_speech(decoder: Decoder) -> None:
@@ -86,7 +108,9 @@ def test_one_window_no_words_after_the_speech(decoder: Decoder) -> None:
     assert hyp.words[-1].end_s <= speech.size / 16000 + 0.5
 
 
-def test_a_narrow_final_is_greedy_and_still_hears_the_speech(decoder: Decoder) -> None:
+def test_a_narrow_final_is_greedy_and_still_hears_the_speech(
+    decoder: Decoder,
+) -> None:
     audio = read16k("utterance_en.flac")[8000:-16000]
     hyp = decoder.decode(audio, words=True, narrow=True)
     assert len(set(words(hyp.text)) & set(REFERENCE.split())) >= len(REFERENCE.split()) - 2

@@ -55,3 +55,26 @@ def test_silence_and_white_noise_open_no_gate() -> None:
     ):
         probs = SileroStream().feed(audio)
         assert gate().feed(probs) == []
+
+
+def test_the_recurrent_state_restarts_after_half_a_second_of_quiet() -> None:
+    """After 16 quiet chunks the stream scores as a fresh one fed from that point."""
+    speech = read16k("utterance_en.flac")
+    audio = np.concatenate([speech, np.zeros(16000 * 2, np.float32), speech])
+    n = audio.size // CHUNK_SAMPLES * CHUNK_SAMPLES
+    probs = SileroStream(reset_after_quiet_chunks=16).feed(audio[:n])
+    quiet = 0
+    resets = []
+    for k, p in enumerate(probs):
+        quiet = quiet + 1 if p < 0.35 else 0
+        if quiet == 16:
+            resets.append(k)
+    gap_end = (speech.size + 16000 * 2) // CHUNK_SAMPLES
+    last = max(k for k in resets if k < gap_end)  # in the quiet before the second utterance
+    upto = min((k for k in resets if k > last), default=probs.size)  # the next reset
+    fresh = SileroStream(reset_after_quiet_chunks=0).feed(audio[(last + 1) * CHUNK_SAMPLES : n])
+    span = slice(0, upto - last)
+    assert np.allclose(probs[last + 1 : upto + 1], fresh[span], atol=1e-6)
+    carried = SileroStream(reset_after_quiet_chunks=0).feed(audio[:n])  # never reset
+    assert not np.allclose(carried[last + 1 : upto + 1], fresh[span], atol=1e-6)
+    assert np.allclose(carried[: resets[0] + 1], probs[: resets[0] + 1])  # same until then

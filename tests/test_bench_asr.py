@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def test_complete_clips_keep_only_zero_padded_emodb_clips(tmp_path: Path) -> Non
     assert corpus.references == [asr.EMODB_TEXT["a01"]]
     gap = int(asr.CLIP_GAP_S * 16000)
     assert corpus.legs["customer"].size == 2 * gap + 32000
+    assert [f.size for f in corpus.files] == [32000]
 
 
 def test_emodb_corpus_absent_without_folder(tmp_path: Path) -> None:
@@ -85,6 +87,7 @@ def test_manifest_clips_join_in_order_as_the_customer_leg(tmp_path: Path) -> Non
     leg = corpus.legs["customer"]
     assert leg.size == 3 * gap + 8000 + 4000
     assert not leg[:gap].any() and leg[gap : gap + 8000].any()
+    assert [f.size for f in corpus.files] == [8000, 4000]  # the recordings, one by one
 
 
 def test_real_en_corpus_absent_without_manifest(tmp_path: Path) -> None:
@@ -154,3 +157,19 @@ def test_fetch_script_reads_sphinx_transcriptions() -> None:
     text = "<s> ten of clubs  </s> (001)\n<s> five five  </s> (004)\n"
     assert fetch.parse_sphinx_transcription(text) == {"001": "ten of clubs", "004": "five five"}
     assert all(len(s.sha256) == 64 for s in fetch.SOURCES)
+
+
+def test_fetch_script_picks_text_lines_and_cuts_spans() -> None:
+    fetch = _load_fetch_script()
+    text = "1\nFrom fairest creatures we desire increase,\n  That thereby  beauty's rose\n"
+    assert fetch.pick_lines(text, 2, 3) == (
+        "From fairest creatures we desire increase, That thereby beauty's rose"
+    )
+    with pytest.raises(fetch.FetchError):
+        fetch.pick_lines(text, 3, 4)
+    flac = io.BytesIO()
+    sf.write(flac, np.arange(16000, dtype=np.int16), 16000, format="FLAC")
+    wav = fetch.to_wav("clip.flac", flac.getvalue(), (0.25, 0.75))
+    data, rate = sf.read(io.BytesIO(wav), dtype="int16")
+    assert sf.info(io.BytesIO(wav)).format == "WAV" and rate == 16000
+    assert data.tolist() == list(range(4000, 12000))

@@ -60,6 +60,12 @@ class AsrOptions:
     (Whisper's "previous text"); 0, the default, turns the conversation context off."""
     vad_threshold: float = 0.5
     vad_neg_threshold: float = 0.35
+    vad_reset_quiet_ms: int = 1500
+    """Reset the VAD's recurrent state after this much quiet (below ``vad_neg_threshold``),
+    i.e. between turns, not within them: carried through a long call the state stopped
+    hearing a new voice; reset after 0.5 s it scored a short shouted phrase after a
+    pause below the threshold (see :class:`~voice_assist.asr.vad.SileroStream`).
+    0: never reset."""
     min_speech_ms: int = 250
     end_silence_ms: int = 500
     early_final_ms: int = 250
@@ -70,6 +76,11 @@ class AsrOptions:
     max_utterance_ms: int = 25000
     min_window_ms: int = 10000
     """Encoder window floor: shorter windows make Whisper hallucinate."""
+    final_min_window_ms: int = 10000
+    """Encoder window floor of finals.  30000 (Whisper's training window, what offline
+    ``transcribe()`` uses) measured 1-3 WER points better, but on 2 CPU cores it put the
+    live final lag past its budget (README); the setting for a GPU.  A final decoded
+    while other work waits takes ``min_window_ms`` (see :mod:`voice_assist.asr.pool`)."""
     window_step_ms: int = 5000
     """Encoder windows are rounded up to a multiple of this (fewer distinct shapes)."""
     no_speech_threshold: float = 0.6

@@ -1,17 +1,21 @@
 """One Whisper decode of one utterance: the code that runs inside a worker thread.
 
 Whisper's encoder cost grows with the window it is given, and CTranslate2 accepts
-windows shorter than the 30 s the model was trained on.  Windows that hug the audio
-make Whisper hallucinate, so the window is the utterance rounded up to
-``window_step_ms`` with a floor of ``min_window_ms`` (10 s measured as accurate as
-30 s on our evaluation clips, at about a fifth of the encoder cost).  Decoding uses
+windows shorter than the 30 s the model was trained on.  The window is the utterance
+rounded up to ``window_step_ms``, with a floor: ``min_window_ms`` (10 s) for partials,
+at about a seventh of the 30 s encoder cost, and ``final_min_window_ms`` for finals.
+Shorter windows cost accuracy: 30 s finals (Whisper's training window, and what
+``transcribe()`` uses) measured 1-3 WER points closer to offline than 10 s ones, at
+0.7 s a final instead of 0.3 s, which on 2 CPU cores put the live final lag past its
+budget; so finals default to 10 s on CPU (README "Measured figures").  Decoding uses
 timestamp tokens, which end the text where the speech ends, and one decode is one
 window (see :meth:`Decoder._generate`).
 
 Partials decode with ``beam_size``; finals, one per utterance, with ``final_beam_size``
 and, when ``context_max_words`` is set, the conversation so far as Whisper's
 previous-text prompt (see :mod:`voice_assist.asr.context`).  A prompted final that
-looks misled by its prompt is decoded once more without it.
+looks misled by its prompt is decoded once more without it.  A ``narrow`` final (the
+pool asks for one while other work waits) takes the partials' window and beam.
 
 Everything here, word alignment included, runs inside the worker thread.
 """
@@ -61,11 +65,12 @@ class Hypothesis:
     """Decoded with the conversation prompt (False also when the prompt was dropped)."""
 
 
-def window_frames(n_samples: int, options: AsrOptions) -> int:
-    """Encoder window (mel frames) for ``n_samples`` of audio."""
+def window_frames(n_samples: int, options: AsrOptions, *, final: bool = False) -> int:
+    """Encoder window (mel frames) for ``n_samples`` of audio (a final's if ``final``)."""
     needed_ms = n_samples * 1000 / SAMPLE_RATE_HZ + 200
     step = max(1, options.window_step_ms)
-    window_ms = max(options.min_window_ms, math.ceil(needed_ms / step) * step)
+    floor_ms = options.final_min_window_ms if final else options.min_window_ms
+    window_ms = max(floor_ms, math.ceil(needed_ms / step) * step)
     return min(_MAX_WINDOW_FRAMES, int(window_ms * _FRAMES_PER_S / 1000))
 
 
@@ -79,9 +84,15 @@ def rms_dbfs(samples: np.ndarray) -> float:
 _LOOP_RE = re.compile(r"\b(\w+(?:\W+\w+){0,5}?)(?:\W+\1\b){3,}", re.IGNORECASE)
 
 
+LOOP_MIN_WORDS = 8
+"""A repeated run shorter than this is speech ("no, no, no, no"; "words, words, words,
+words" in a real recording was thrown away by the old rule), not a decoding loop."""
+
+
 def has_repetition_loop(text: str) -> bool:
-    """True for the classic Whisper failure: one phrase repeated four or more times."""
-    return bool(_LOOP_RE.search(text))
+    """True for the classic Whisper failure: one phrase repeated four or more times in a
+    row, over at least ``LOOP_MIN_WORDS`` words."""
+    return any(len(m.group(0).split()) >= LOOP_MIN_WORDS for m in _LOOP_RE.finditer(text))
 
 
 class Decoder:
@@ -155,12 +166,12 @@ class Decoder:
     ) -> Hypothesis:
         """Transcribe one utterance (at most 30 s of 16 kHz float32 audio).
 
-        ``words`` marks a final: word times, the final beam (the partials' beam if
-        ``narrow``) and ``prompt`` (the conversation so far) are used; partials ignore
-        ``prompt``.
+        ``words`` marks a final: word times, the final window and beam (the partials'
+        window and beam if ``narrow``) and ``prompt`` (the conversation so far) are used;
+        partials ignore ``prompt``.
         """
         audio = np.ascontiguousarray(audio[: _MAX_WINDOW_FRAMES * 160], dtype=np.float32)
-        frames = window_frames(audio.size, self.options)
+        frames = window_frames(audio.size, self.options, final=words and not narrow)
         window_s = frames / _FRAMES_PER_S
         if rms_dbfs(audio) < self.options.min_rms_dbfs:
             return Hypothesis("", (), 0.0, 1.0, 0.0, window_s, rejected="quiet")

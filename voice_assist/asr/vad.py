@@ -58,7 +58,10 @@ class SileroStream:
     the runtime resets between turns (``asr.vad_reset_quiet_ms``, 1.5 s).
     """
 
-    def __init__(self, *, reset_after_quiet_chunks: int = 16, quiet_below: float = 0.35) -> None:
+    def __init__(
+        self, *, reset_after_quiet_chunks: int = 1500 // CHUNK_MS, quiet_below: float = 0.35
+    ) -> None:
+        """Defaults as ``asr.vad_reset_quiet_ms`` and ``asr.vad_neg_threshold`` (1.5 s, 0.35)."""
         self._session = _session()
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_assist.bench.loadgen import stats
-from voice_assist.bench.speech_ends import audible_ends_ms, end_within
+from voice_assist.bench.speech_ends import call_ends_ms, end_within
 
 HELP = "stream N real-time calls through /v1/ingest and time prompts on the overlay"
 
@@ -108,11 +108,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     call = load_demo_call()
     if args.duration_ms:
         call = call.cut(args.duration_ms)
-    # channel 0 customer, 1 agent (the demo call's layout, as config/default.toml maps it)
-    ends = {
-        ch: audible_ends_ms(call.audio[:, i], rate_hz=call.rate_hz)
-        for i, ch in enumerate(("customer", "agent")[: call.audio.shape[1]])
-    }
+    ends = call_ends_ms(call.audio, rate_hz=call.rate_hz)
     secret, key = auth.generate_secret(), auth.generate_ingest_key()
     load_before = os.getloadavg()
     out: dict[str, Any] = {

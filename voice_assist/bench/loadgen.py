@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from voice_assist.audio import pcm
-from voice_assist.bench.speech_ends import audible_ends_ms, end_within
+from voice_assist.bench.speech_ends import call_ends_ms, end_within
 
 FRAME_MS = 20
 SOURCES = ("native", "twilio", "audiohook")
@@ -54,10 +54,7 @@ class Clip:
 
     def __post_init__(self) -> None:
         if not self.speech_ends_ms:
-            self.speech_ends_ms = {
-                ch: audible_ends_ms(self.audio[:, i], rate_hz=self.rate_hz)
-                for i, ch in enumerate(("customer", "agent"))
-            }
+            self.speech_ends_ms = call_ends_ms(self.audio, rate_hz=self.rate_hz)
 
     def cut(self, seconds: float) -> Clip:
         n = int(seconds * self.rate_hz) if seconds > 0 else self.audio.shape[0]

@@ -60,6 +60,15 @@ def audible_ends_ms(
     return ends
 
 
+def call_ends_ms(audio: np.ndarray, *, rate_hz: int) -> dict[str, list[int]]:
+    """:func:`audible_ends_ms` of a two-leg recording ``(n, 2)``: column 0 the customer,
+    1 the agent (the benchmark calls' layout, as ``audio.file_channel_map`` maps it)."""
+    return {
+        ch: audible_ends_ms(audio[:, i], rate_hz=rate_hz)
+        for i, ch in enumerate(("customer", "agent")[: audio.shape[1]])
+    }
+
+
 def end_within(ends_ms: Sequence[int], start_ms: int, end_ms: int) -> int | None:
     """The last audible end in ``[start_ms, end_ms]`` (ends sorted), or None."""
     i = bisect.bisect_right(ends_ms, end_ms)

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from conftest import read16k
 
-from voice_assist.asr.decoder import Decoder, has_repetition_loop, window_frames
+from voice_assist.asr.decoder import (
+    CONTINUE_MIN_S,
+    Decoder,
+    has_repetition_loop,
+    phantoms,
+    window_frames,
+)
 from voice_assist.bench.asr import normalise
 from voice_assist.config import Settings
 
@@ -84,6 +90,35 @@ def test_repetition_loops_are_detected() -> None:
     # people repeat themselves too: short runs are speech
     assert not has_repetition_loop("No, no, no, no, that is not what I asked for.")
     assert not has_repetition_loop("And here's some more words, words, words, words.")
+
+
+def test_phantom_segments_are_outside_the_audio_or_echo_past_its_end() -> None:
+    said = "I want a refund today."
+    # the observed failure: the sentence again, from 7 s to 10 s of 7.9 s of audio
+    assert phantoms([said, said], [(0.0, 7.0), (7.0, 10.0)], 7.9) == [False, True]
+    # a caller who says it twice says it inside the audio: both kept
+    assert phantoms([said, said], [(0.0, 3.0), (3.5, 6.5)], 7.9) == [False, False]
+    # short repeats are speech, and a segment that starts after the audio is not
+    assert phantoms(["No.", "No."], [(0.0, 0.5), (0.6, 9.0)], 1.2) == [False, False]
+    assert phantoms(["Thank you.", "Bye."], [(0.0, 1.0), (2.0, 3.0)], 2.0) == [False, True]
+
+
+def test_a_final_that_stopped_short_is_decoded_on_from_there(decoder: Decoder) -> None:
+    """Whisper may end its output early with "go on in the next window"; the rest of the
+    audio is then decoded on, its words shifted to the utterance's time."""
+    audio = read16k("two_utterances_en.flac")[:-16000]
+    first = audio[: int(5.4 * 16000)]  # the first sentence and the start of the pause
+    head = decoder.decode(first, words=True)
+    stopped = replace(head, stopped_s=first.size / 16000)
+    whole = decoder._continue(audio, stopped, narrow=False)  # noqa: SLF001
+    assert whole.text.startswith(head.text) and len(whole.words) > len(head.words) + 8
+    assert {"check", "account", "going"} <= set(words(whole.text[len(head.text) :])), whole.text
+    later = whole.words[len(head.words) :]
+    assert later[0].start_s >= first.size / 16000 - 0.05
+    assert all(a.start_s <= b.start_s for a, b in zip(whole.words, whole.words[1:], strict=False))
+    # a stop inside the trailing pad is not worth a window ("Thank you." from nothing)
+    near_end = replace(head, stopped_s=audio.size / 16000 - CONTINUE_MIN_S / 2)
+    assert decoder._continue(audio, near_end, narrow=False) == near_end  # noqa: SLF001
 
 
 def test_a_prompted_final_still_hears_the_speech(decoder: Decoder) -> None:

@@ -6,6 +6,8 @@ is answered with a Hypothesis built from the request's own span.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from conftest import read16k
 
@@ -54,18 +56,39 @@ def test_two_utterances_give_two_finals_with_partials_every_second(settings: Set
     assert [f.utterance_id for f in finals] == ["c0", "c1"]
     vad = [e.speaking for e in events if isinstance(e, VoiceActivity)]
     assert vad == [True, False, True, False]
-    for f in finals:
+    turns = [e.t_ms for e in events if isinstance(e, VoiceActivity)]
+    for k, f in enumerate(finals):
         partial_ends = [
             r.end_sample
             for r in requests
             if r.kind == "partial" and r.utterance_id == f.utterance_id
         ]
-        gaps = np.diff([f.start_ms * 16] + partial_ends + [f.end_ms * 16]) / 16000
+        gaps = np.diff([turns[2 * k] * 16] + partial_ends + [f.end_ms * 16]) / 16000
         assert gaps.max() <= 1.0 + 0.04  # a refresh at least every second of speech
     # the first utterance is the ~4 s sentence after 0.5 s of silence
-    assert 0.2 <= finals[0].start_ms / 1000 <= 0.6
-    assert 3.5 <= (finals[0].end_ms - finals[0].start_ms) / 1000 <= 5.0
+    assert 0.2 <= turns[0] / 1000 <= 0.6
+    assert 3.5 <= (turns[1] - turns[0]) / 1000 <= 5.0
     assert leg.pending_finals == 0
+
+
+def test_finals_decode_from_a_lead_in_that_stops_at_the_previous_utterance(
+    settings: Settings,
+) -> None:
+    audio = read16k("two_utterances_en.flac")  # 0.5 s, sentence, 1.5 s pause, sentence
+    for lead_ms in (0, 600, 3000):
+        opts = replace(settings.asr, final_lead_in_ms=lead_ms)
+        _, events, requests = run_leg(
+            replace(settings, asr=opts), audio, lambda r: words_hyp("x y", r.duration_s)
+        )
+        starts = [e.t_ms * 16 for e in events if isinstance(e, VoiceActivity) and e.speaking]
+        finals = [r for r in requests if r.kind == "final"]
+        assert [r.start_sample for r in finals] == [
+            max(0, starts[0] - lead_ms * 16),
+            max(finals[0].end_sample, starts[1] - lead_ms * 16),
+        ], lead_ms
+        if lead_ms == 3000:  # the pause is shorter: the lead-in stops where the first ended
+            assert finals[1].start_sample == finals[0].end_sample
+        assert finals[1].audio.size == finals[1].end_sample - finals[1].start_sample
 
 
 def test_silence_produces_no_requests(settings: Settings) -> None:

@@ -9,7 +9,9 @@ Shorter windows cost accuracy: 30 s finals (Whisper's training window, and what
 0.7 s a final instead of 0.3 s, which on 2 CPU cores put the live final lag past its
 budget; so finals default to 10 s on CPU (README "Measured figures").  Decoding uses
 timestamp tokens, which end the text where the speech ends, and one decode is one
-window (see :meth:`Decoder._generate`).
+window (see :meth:`Decoder._generate`), unless the model stops short of a final's
+audio and asks for a next window (:meth:`Decoder._continue`).  Segments that cannot
+be speech in the audio are dropped (:func:`phantoms`).
 
 Partials decode with ``beam_size``; finals, one per utterance, with ``final_beam_size``
 and, when ``context_max_words`` is set, the conversation so far as Whisper's
@@ -63,6 +65,9 @@ class Hypothesis:
     """Why the text was thrown away (``no_speech``, ``quiet``, ``loop``), if it was."""
     prompted: bool = False
     """Decoded with the conversation prompt (False also when the prompt was dropped)."""
+    stopped_s: float | None = None
+    """Where the model stopped when it left audio for a next window (see
+    :meth:`Decoder._continue`); None when the decode covered the audio."""
 
 
 def window_frames(n_samples: int, options: AsrOptions, *, final: bool = False) -> int:
@@ -81,8 +86,12 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
+_WORD_RE = re.compile(r"[\w']+")
 _LOOP_RE = re.compile(r"\b(\w+(?:\W+\w+){0,5}?)(?:\W+\1\b){3,}", re.IGNORECASE)
 
+
+CONTINUE_MIN_S = 1.0
+"""A final decode that stopped at least this far before its audio's end goes on."""
 
 LOOP_MIN_WORDS = 8
 """A repeated run shorter than this is speech ("no, no, no, no"; "words, words, words,
@@ -93,6 +102,26 @@ def has_repetition_loop(text: str) -> bool:
     """True for the classic Whisper failure: one phrase repeated four or more times in a
     row, over at least ``LOOP_MIN_WORDS`` words."""
     return any(len(m.group(0).split()) >= LOOP_MIN_WORDS for m in _LOOP_RE.finditer(text))
+
+
+ECHO_MIN_WORDS = 3
+
+
+def phantoms(texts: list[str], spans_s: list[tuple[float, float]], duration_s: float) -> list[bool]:
+    """Per decoded segment: True where it cannot be speech in the audio.
+
+    That is a segment that starts after the audio ends, or one that repeats the
+    segment before it word for word and runs past the audio's end: Whisper sometimes
+    fills the rest of a window with the sentence it has just written (a 7.9 s read
+    sentence came out twice, at 0-7 s and at 7-10 s).  A caller who does say the same
+    sentence twice says it inside the audio, and keeps both.
+    """
+    words = [_WORD_RE.findall(t.lower()) for t in texts]
+    out = []
+    for i, (w, (start, end)) in enumerate(zip(words, spans_s, strict=True)):
+        echo = i > 0 and len(w) >= ECHO_MIN_WORDS and w == words[i - 1]
+        out.append(start >= duration_s or (echo and end > duration_s))
+    return out
 
 
 class Decoder:
@@ -147,7 +176,12 @@ class Decoder:
         # partials are replaced a second later: never worth a temperature fallback
         self._opts_partial = TranscriptionOptions(**{**base, "temperatures": [0.0]})  # type: ignore[arg-type]
         self._opts_final = TranscriptionOptions(
-            **{**base, "word_timestamps": True, "beam_size": options.final_beam_size}  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                **base,
+                "word_timestamps": True,
+                "beam_size": options.final_beam_size,
+                "max_initial_timestamp": 1.0 + options.final_lead_in_ms / 1000,
+            }
         )
         self._opts_final_narrow = replace(self._opts_final, beam_size=options.beam_size)
         self._local = threading.local()
@@ -188,8 +222,36 @@ class Decoder:
         if prompt:
             hyp = self._generate(encoder_output, content_frames, final, prompt, window_s)
             if not hyp.rejected and not suspect_prompted(hyp.text, prompt):
-                return replace(hyp, prompted=True)
-        return self._generate(encoder_output, content_frames, final, "", window_s)
+                return self._continue(audio, replace(hyp, prompted=True), narrow)
+        hyp = self._generate(encoder_output, content_frames, final, "", window_s)
+        return self._continue(audio, hyp, narrow)
+
+    def _continue(self, audio: np.ndarray, hyp: Hypothesis, narrow: bool) -> Hypothesis:
+        """A final whose decode stopped short of its audio is decoded on from there.
+
+        Whisper may close a segment and end its output with the next segment's start
+        timestamp: "go on in the next window".  faster-whisper's loop does; a single
+        window here would lose the rest (a 13.8 s sonnet line lost its last 8 words).
+        Not within ``CONTINUE_MIN_S`` of the end: that is the trailing pad, where a
+        fresh window makes "Thank you." out of nothing.
+        """
+        stopped = hyp.stopped_s
+        if stopped is None or audio.size / SAMPLE_RATE_HZ - stopped < CONTINUE_MIN_S:
+            return hyp
+        offset = int(stopped * SAMPLE_RATE_HZ)
+        rest = self.decode(audio[offset:], words=True, narrow=narrow)
+        if not rest.text:
+            return replace(hyp, stopped_s=None)
+        shifted = tuple(
+            replace(w, start_s=w.start_s + stopped, end_s=w.end_s + stopped) for w in rest.words
+        )
+        return replace(
+            hyp,
+            text=f"{hyp.text} {rest.text}".strip(),
+            words=hyp.words + shifted,
+            rejected=None,
+            stopped_s=None,
+        )
 
     def _generate(
         self,
@@ -214,10 +276,18 @@ class Decoder:
             encoder_output, sequence, tokenizer, options
         )
         duration_s = content_frames / _FRAMES_PER_S
-        segments, _seek, _single = model._split_segments_by_timestamps(  # noqa: SLF001
+        segments, seek, _single = model._split_segments_by_timestamps(  # noqa: SLF001
             tokenizer, result.sequences_ids[0], 0.0, content_frames, duration_s, 0
         )
+        stopped_s = seek / _FRAMES_PER_S if seek < content_frames else None
         segments = [seg for seg in segments if any(t < tokenizer.eot for t in seg["tokens"])]
+        texts = [
+            tokenizer.decode([t for t in seg["tokens"] if t < tokenizer.eot]) for seg in segments
+        ]
+        spans = [(seg["start"], seg["end"]) for seg in segments]
+        real = [not p for p in phantoms(texts, spans, duration_s)]
+        segments = [seg for seg, keep in zip(segments, real, strict=True) if keep]
+        text = "".join(t for t, keep in zip(texts, real, strict=True) if keep).strip()
         if options.word_timestamps and segments:
             model.add_word_timestamps(
                 [segments],
@@ -228,9 +298,6 @@ class Decoder:
                 options.append_punctuations,
                 last_speech_timestamp=0.0,
             )
-        text = "".join(
-            tokenizer.decode([t for t in seg["tokens"] if t < tokenizer.eot]) for seg in segments
-        ).strip()
         out_words = [
             DecodedWord(w["word"].strip(), w["start"], w["end"], w["probability"])
             for seg in segments
@@ -247,6 +314,23 @@ class Decoder:
             rejected = "no_speech"
         elif compression > self.options.compression_ratio_threshold or has_repetition_loop(text):
             rejected = "loop"
-        if rejected:
-            return Hypothesis("", (), avg_logprob, no_speech, compression, window_s, rejected)
-        return Hypothesis(text, tuple(out_words), avg_logprob, no_speech, compression, window_s)
+        if rejected:  # an empty decode that stopped short may still go on (see _continue)
+            return Hypothesis(
+                "",
+                (),
+                avg_logprob,
+                no_speech,
+                compression,
+                window_s,
+                rejected,
+                stopped_s=stopped_s if rejected == "empty" else None,
+            )
+        return Hypothesis(
+            text,
+            tuple(out_words),
+            avg_logprob,
+            no_speech,
+            compression,
+            window_s,
+            stopped_s=stopped_s,
+        )

@@ -17,7 +17,11 @@ Policy (DESIGN.md, latency budget):
   ``partial_interval_ms`` of audio; the stable prefix is what two consecutive
   hypotheses agree on (LocalAgreement) and never shrinks.
 * After ``end_silence_ms`` of silence the whole utterance is decoded once more, with
-  word timestamps: the final.  Finals are released in utterance order.
+  word timestamps: the final.  Finals are released in utterance order.  A final's audio
+  starts ``final_lead_in_ms`` before the utterance (never before the previous one's
+  end): the VAD scores speech onsets low (a first "Alright," after a pause, a cold
+  voice's "I have a cold" scored 0.1-0.5), and Whisper, not the VAD, should decide
+  whether that audio holds words.
 * An utterance reaching ``max_utterance_ms`` is cut at its quietest moment in the last
   few seconds (a pause between words), so no word is split and none lost.
 """
@@ -37,7 +41,7 @@ from voice_assist.config import AsrOptions
 from voice_assist.events import Channel, Event, TranscriptEvent, VoiceActivity, Word
 
 SAMPLE_RATE_HZ = 16000
-_PREROLL_SAMPLES = SAMPLE_RATE_HZ  # audio kept before speech starts (for the pad)
+_PREROLL_SAMPLES = SAMPLE_RATE_HZ  # audio kept before speech starts (pad), plus the lead-in
 _CUT_SEARCH_MS = (4000, 300)  # look for a cut between 4 s and 0.3 s before the limit
 
 
@@ -86,6 +90,8 @@ class FeedResult:
 class _Utterance:
     index: int
     start_sample: int
+    lead_start: int
+    """Where the utterance's final decodes from (``final_lead_in_ms`` before the start)."""
     last_partial_sample: int
     last_words: list[str] = field(default_factory=list)
     stable_words: list[str] = field(default_factory=list)
@@ -152,6 +158,8 @@ class LegTranscriber:
         self._min_partial = int(options.min_partial_audio_ms * SAMPLE_RATE_HZ / 1000)
         self._max_utt = int(options.max_utterance_ms * SAMPLE_RATE_HZ / 1000)
         self._early_final_ms = options.early_final_ms
+        self._lead_in = int(options.final_lead_in_ms * SAMPLE_RATE_HZ / 1000)
+        self._last_end = 0  # end of the previous utterance: no lead-in reaches before it
         self._context = context or ConversationContext(options.context_max_words)
 
     # ------------------------------------------------------------------ input
@@ -197,7 +205,8 @@ class LegTranscriber:
         if position - utt.start_sample >= self._max_utt:
             cut = self._quiet_cut(utt.start_sample, position)
             self._request_final(utt, cut, out)
-            self._utt = self._new_utterance(cut)
+            self._last_end = cut
+            self._utt = self._new_utterance(cut, cut)
             return
         if (
             position - utt.last_partial_sample >= self._partial_every
@@ -226,11 +235,11 @@ class LegTranscriber:
         end = self._gate.tentative_end()
         if end is None or end - utt.start_sample < CHUNK_SAMPLES:
             return
-        utt.early = replace(self._request(utt, "final", utt.start_sample, end), speculative=True)
+        utt.early = replace(self._request(utt, "final", utt.lead_start, end), speculative=True)
         out.requests.append(utt.early)
 
-    def _new_utterance(self, start_sample: int) -> _Utterance:
-        utt = _Utterance(self._next_index, start_sample, start_sample)
+    def _new_utterance(self, start_sample: int, lead_start: int) -> _Utterance:
+        utt = _Utterance(self._next_index, start_sample, lead_start, start_sample)
         self._next_index += 1
         return utt
 
@@ -243,12 +252,15 @@ class LegTranscriber:
         )
 
     def _start_utterance(self, sample: int, out: FeedResult) -> None:
-        self._utt = self._new_utterance(max(sample, self._buf_start))
+        start = max(sample, self._buf_start)
+        lead = max(self._buf_start, self._last_end, start - self._lead_in)
+        self._utt = self._new_utterance(start, min(lead, start))
         out.events.append(self._activity(sample, speaking=True))
 
     def _end_utterance(self, sample: int, out: FeedResult) -> None:
         utt = self._utt
         self._utt = None
+        self._last_end = sample
         if utt is not None and utt.early is not None and utt.early.end_sample == sample:
             utt.finalized = True  # the early final is the final
             self._pending_finals[utt.index] = utt.early
@@ -290,14 +302,14 @@ class LegTranscriber:
 
     def _request_final(self, utt: _Utterance, end: int, out: FeedResult) -> None:
         utt.finalized = True
-        req = self._request(utt, "final", utt.start_sample, end)
+        req = self._request(utt, "final", utt.lead_start, end)
         self._pending_finals[utt.index] = req
         out.requests.append(req)
 
     def _trim(self) -> None:
-        keep_from = self._received - _PREROLL_SAMPLES
+        keep_from = self._received - _PREROLL_SAMPLES - self._lead_in
         if self._utt is not None:
-            keep_from = min(keep_from, self._utt.start_sample)
+            keep_from = min(keep_from, self._utt.lead_start)
         drop = keep_from - self._buf_start
         if drop > 0:
             self._buf = self._buf[drop:]
@@ -388,7 +400,7 @@ class LegTranscriber:
             is_final=True,
             text=hyp.text,
             stable_text=hyp.text,
-            start_ms=base,
+            start_ms=words[0].start_ms if words else base,  # the lead-in is not speech
             end_ms=end_ms,
             words=words,
         )

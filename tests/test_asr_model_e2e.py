@@ -119,6 +119,9 @@ def test_a_final_that_stopped_short_is_decoded_on_from_there(decoder: Decoder) -
     # a stop inside the trailing pad is not worth a window ("Thank you." from nothing)
     near_end = replace(head, stopped_s=audio.size / 16000 - CONTINUE_MIN_S / 2)
     assert decoder._continue(audio, near_end, narrow=False) == near_end  # noqa: SLF001
+    # a stop at the start is no progress: never the same window again
+    at_start = replace(head, stopped_s=0.0)
+    assert decoder._continue(audio, at_start, narrow=False) == at_start  # noqa: SLF001
 
 
 def test_a_prompted_final_still_hears_the_speech(decoder: Decoder) -> None:

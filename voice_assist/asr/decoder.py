@@ -92,6 +92,7 @@ _LOOP_RE = re.compile(r"\b(\w+(?:\W+\w+){0,5}?)(?:\W+\1\b){3,}", re.IGNORECASE)
 
 CONTINUE_MIN_S = 1.0
 """A final decode that stopped at least this far before its audio's end goes on."""
+MAX_CONTINUATIONS = 2
 
 LOOP_MIN_WORDS = 8
 """A repeated run shorter than this is speech ("no, no, no, no"; "words, words, words,
@@ -204,6 +205,11 @@ class Decoder:
         window and beam if ``narrow``) and ``prompt`` (the conversation so far) are used;
         partials ignore ``prompt``.
         """
+        hyp = self._decode_once(audio, words, prompt, narrow)
+        return self._continue(audio, hyp, narrow) if words else hyp
+
+    def _decode_once(self, audio: np.ndarray, words: bool, prompt: str, narrow: bool) -> Hypothesis:
+        """One encoder window (see :meth:`decode`)."""
         audio = np.ascontiguousarray(audio[: _MAX_WINDOW_FRAMES * 160], dtype=np.float32)
         frames = window_frames(audio.size, self.options, final=words and not narrow)
         window_s = frames / _FRAMES_PER_S
@@ -222,9 +228,8 @@ class Decoder:
         if prompt:
             hyp = self._generate(encoder_output, content_frames, final, prompt, window_s)
             if not hyp.rejected and not suspect_prompted(hyp.text, prompt):
-                return self._continue(audio, replace(hyp, prompted=True), narrow)
-        hyp = self._generate(encoder_output, content_frames, final, "", window_s)
-        return self._continue(audio, hyp, narrow)
+                return replace(hyp, prompted=True)
+        return self._generate(encoder_output, content_frames, final, "", window_s)
 
     def _continue(self, audio: np.ndarray, hyp: Hypothesis, narrow: bool) -> Hypothesis:
         """A final whose decode stopped short of its audio is decoded on from there.
@@ -233,25 +238,29 @@ class Decoder:
         timestamp: "go on in the next window".  faster-whisper's loop does; a single
         window here would lose the rest (a 13.8 s sonnet line lost its last 8 words).
         Not within ``CONTINUE_MIN_S`` of the end: that is the trailing pad, where a
-        fresh window makes "Thank you." out of nothing.
+        fresh window makes "Thank you." out of nothing.  At most ``MAX_CONTINUATIONS``
+        more windows, each starting further on.
         """
-        stopped = hyp.stopped_s
-        if stopped is None or audio.size / SAMPLE_RATE_HZ - stopped < CONTINUE_MIN_S:
-            return hyp
-        offset = int(stopped * SAMPLE_RATE_HZ)
-        rest = self.decode(audio[offset:], words=True, narrow=narrow)
-        if not rest.text:
-            return replace(hyp, stopped_s=None)
-        shifted = tuple(
-            replace(w, start_s=w.start_s + stopped, end_s=w.end_s + stopped) for w in rest.words
-        )
-        return replace(
-            hyp,
-            text=f"{hyp.text} {rest.text}".strip(),
-            words=hyp.words + shifted,
-            rejected=None,
-            stopped_s=None,
-        )
+        for _ in range(MAX_CONTINUATIONS):
+            stopped = hyp.stopped_s
+            if (
+                stopped is None
+                or stopped <= 0
+                or audio.size / SAMPLE_RATE_HZ - stopped < CONTINUE_MIN_S
+            ):
+                break
+            rest = self._decode_once(audio[int(stopped * SAMPLE_RATE_HZ) :], True, "", narrow)
+            shifted = tuple(
+                replace(w, start_s=w.start_s + stopped, end_s=w.end_s + stopped) for w in rest.words
+            )
+            hyp = replace(
+                hyp,
+                text=f"{hyp.text} {rest.text}".strip(),
+                words=hyp.words + shifted,
+                rejected=hyp.rejected if not rest.text else None,
+                stopped_s=None if rest.stopped_s is None else stopped + rest.stopped_s,
+            )
+        return hyp
 
     def _generate(
         self,

@@ -115,6 +115,7 @@ def test_slow_finals_refuse_new_calls_until_they_age_out_of_the_window() -> None
     verdict = p.admission(1)
     assert not verdict.admit
     assert "admit_max_final_wait_ms=1000" in verdict.reason
+    assert p.admission(0).admit  # those calls have ended: nobody is kept waiting
     clock.advance(11)
     assert p.admission(1).admit
 
@@ -157,10 +158,17 @@ def test_decodes_feed_the_meter_with_costs_and_busy_time() -> None:
 @pytest.mark.model
 def test_the_engine_reports_each_published_final(settings: Settings, whisper_model) -> None:  # type: ignore[no-untyped-def]
     got: list[ev.Event] = []
+    media_ms: list[int] = []  # the call's media time when each final was published
 
     async def scenario() -> Engine:
         engine = await Engine.start(settings, model=whisper_model)
-        session = engine.open_call(agent_id="a1", source="test", sink=got.append)
+
+        def sink(event: ev.Event) -> None:
+            got.append(event)
+            if isinstance(event, ev.TranscriptEvent) and event.is_final:
+                media_ms.append(session.media_ms)
+
+        session = engine.open_call(agent_id="a1", source="test", sink=sink)
         await feed_legs(session, load_legs(DATA / "two_utterances_en.flac"))
         await engine.close()
         return engine
@@ -169,6 +177,10 @@ def test_the_engine_reports_each_published_final(settings: Settings, whisper_mod
     finals = [e for e in got if isinstance(e, ev.TranscriptEvent) and e.is_final]
     assert len(finals) >= 2
     assert len(engine.pool.load._waits) == len(finals)  # published ones, not every decode
+    # timed from the end of the speech, not from the end pad after it
+    pad_ms = settings.asr.speech_pad_ms
+    expected = [(t - (f.end_ms - pad_ms)) / 1000 for t, f in zip(media_ms, finals, strict=True)]
+    assert [w for _, w in engine.pool.load._waits] == pytest.approx(expected)
 
 
 def test_overloaded_decoder_refuses_first_and_says_why() -> None:

@@ -97,8 +97,9 @@ class AsrOptions:
     """Decode backlog (seconds of queued audio) past which partials are shed."""
     admit_max_final_wait_ms: int = 1000
     """Admission: refuse new calls while the running calls wait longer than this for
-    their finals, from the end of an utterance to its decoded final (90th percentile
-    over ``admit_window_s``, queued finals included); 0 turns it off."""
+    their finals, from the end of an utterance's speech (``end_ms`` less the end pad) to
+    its published final (90th percentile over ``admit_window_s``, queued finals
+    included); 0 turns it off."""
     admit_max_utilization: float = 0.85
     """Admission: refuse a new call when, at the measured decoder cost per call, the
     workers would be busier than this fraction with it (0 turns it off)."""

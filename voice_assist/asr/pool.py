@@ -22,8 +22,8 @@ window (:class:`DecoderLoad`) and answers "may one more call start?" *before* th
 latency budget is spent:
 
 * **final wait**: how long the calls already running wait for their final
-  transcripts, from the end of the utterance to the final being published (media
-  time; the runtime reports each final with :meth:`DecodePool.record_final_wait`): its
+  transcripts, from the end of the utterance's speech to the final being published
+  (media time; the runtime reports each final with :meth:`DecodePool.record_final_wait`): its
   90th percentile over the window must stay within ``admit_max_final_wait_ms``.  It
   holds end-of-speech detection, queueing and decoding, i.e. the final-transcript
   budget (1.2 s p95, DESIGN.md) less the delivery to the overlay; a threshold below the
@@ -392,6 +392,7 @@ class DecodePool:
             )
         elif (
             self.admit_max_final_wait_s > 0
+            and live_calls > 0  # slow finals of calls that have ended keep no one waiting
             and wait_p90 is not None
             and wait_p90 > self.admit_max_final_wait_s
         ):

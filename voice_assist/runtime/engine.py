@@ -188,12 +188,18 @@ class Engine:
         log.info("[call_id=%s] call closed", session.call_id)
 
     def _watch_finals(self, event: ev.Event) -> None:
-        """Each published final: how long after its utterance ended (media time), for the
-        admission rule (:meth:`DecodePool.admission`)."""
+        """Each published final: how long after its speech ended (media time), for the
+        admission rule (:meth:`DecodePool.admission`).
+
+        The speech ends at the final's ``end_ms`` less the end pad: within 40-70 ms of
+        where it audibly stops, the reference of the latency budget.  ``end_ms`` itself
+        lies ``speech_pad_ms`` later and made the rule that much looser than the budget.
+        """
         if isinstance(event, ev.TranscriptEvent) and event.is_final:
             session = self.sessions.get(event.call_id)
             if session is not None:
-                self.pool.record_final_wait(max(0, session.media_ms - event.end_ms) / 1000)
+                speech_end_ms = event.end_ms - self.settings.asr.speech_pad_ms
+                self.pool.record_final_wait(max(0, session.media_ms - speech_end_ms) / 1000)
 
     def _on_shed(self, request: DecodeRequest, backlog_s: float) -> None:
         session = self.sessions.get(request.call_id)

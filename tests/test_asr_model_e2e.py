@@ -98,6 +98,7 @@ def test_phantom_segments_are_outside_the_audio_or_echo_past_its_end() -> None:
     assert phantoms([said, said], [(0.0, 7.0), (7.0, 10.0)], 7.9) == [False, True]
     # a caller who says it twice says it inside the audio: both kept
     assert phantoms([said, said], [(0.0, 3.0), (3.5, 6.5)], 7.9) == [False, False]
+    assert phantoms([said, said], [(0.0, 3.0), (3.5, 7.92)], 7.9) == [False, False]  # cut
     # short repeats are speech, and a segment that starts after the audio is not
     assert phantoms(["No.", "No."], [(0.0, 0.5), (0.6, 9.0)], 1.2) == [False, False]
     assert phantoms(["Thank you.", "Bye."], [(0.0, 1.0), (2.0, 3.0)], 2.0) == [False, True]

@@ -98,9 +98,12 @@ def test_silence_produces_no_requests(settings: Settings) -> None:
 
 def test_final_words_are_shifted_to_call_time(settings: Settings) -> None:
     audio = read16k("utterance_en.flac")
-    _, events, _ = run_leg(settings, audio, lambda r: words_hyp("hello there you", r.duration_s))
+    _, events, requests = run_leg(
+        settings, audio, lambda r: words_hyp("hello there you", r.duration_s)
+    )
     final = next(e for e in events if isinstance(e, TranscriptEvent) and e.is_final)
-    assert final.words[0].start_ms == final.start_ms
+    request = next(r for r in requests if r.kind == "final")
+    assert final.words[0].start_ms == request.start_sample // 16 == final.start_ms
     assert final.words[-1].end_ms <= final.end_ms
     assert all(a.end_ms <= b.start_ms for a, b in zip(final.words, final.words[1:], strict=False))
 

@@ -106,13 +106,16 @@ def has_repetition_loop(text: str) -> bool:
 
 
 ECHO_MIN_WORDS = 3
+ECHO_OVERSHOOT_S = 0.5
+"""A repeat must run this far past the audio's end to be a phantom (the observed one ran
+2.1 s past; a final cut mid-speech may end a real sentence a few frames past)."""
 
 
 def phantoms(texts: list[str], spans_s: list[tuple[float, float]], duration_s: float) -> list[bool]:
     """Per decoded segment: True where it cannot be speech in the audio.
 
     That is a segment that starts after the audio ends, or one that repeats the
-    segment before it word for word and runs past the audio's end: Whisper sometimes
+    segment before it word for word and runs well past the audio's end: Whisper sometimes
     fills the rest of a window with the sentence it has just written (a 7.9 s read
     sentence came out twice, at 0-7 s and at 7-10 s).  A caller who does say the same
     sentence twice says it inside the audio, and keeps both.
@@ -121,7 +124,7 @@ def phantoms(texts: list[str], spans_s: list[tuple[float, float]], duration_s: f
     out = []
     for i, (w, (start, end)) in enumerate(zip(words, spans_s, strict=True)):
         echo = i > 0 and len(w) >= ECHO_MIN_WORDS and w == words[i - 1]
-        out.append(start >= duration_s or (echo and end > duration_s))
+        out.append(start >= duration_s or (echo and end > duration_s + ECHO_OVERSHOOT_S))
     return out
 
 
@@ -258,7 +261,8 @@ class Decoder:
                 text=f"{hyp.text} {rest.text}".strip(),
                 words=hyp.words + shifted,
                 rejected=hyp.rejected if not rest.text else None,
-                stopped_s=None if rest.stopped_s is None else stopped + rest.stopped_s,
+                # a window that stopped at its own start made no progress: no further
+                stopped_s=stopped + rest.stopped_s if rest.stopped_s else None,
             )
         return hyp
 

@@ -202,7 +202,7 @@ class LegTranscriber:
         if utt is None:
             return
         self._maybe_early_final(utt, out)
-        if position - utt.start_sample >= self._max_utt:
+        if position - utt.lead_start >= self._max_utt:  # the final's audio, lead-in included
             cut = self._quiet_cut(utt.start_sample, position)
             self._request_final(utt, cut, out)
             self._last_end = cut

@@ -194,6 +194,8 @@ class Engine:
         The speech ends at the final's ``end_ms`` less the end pad: within 40-70 ms of
         where it audibly stops, the reference of the latency budget.  ``end_ms`` itself
         lies ``speech_pad_ms`` later and made the rule that much looser than the budget.
+        (A final cut at ``max_utterance_ms`` or at the end of the call has no pad: its
+        wait reads the pad too long, on the strict side.)
         """
         if isinstance(event, ev.TranscriptEvent) and event.is_final:
             session = self.sessions.get(event.call_id)

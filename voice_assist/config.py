@@ -41,7 +41,6 @@ class ModelOptions:
     workers: int = 2
     """Decode workers sharing the model: a final need not wait behind a running partial
     (2 x 1 thread on 2 cores: live final lag p95 707 ms; 1 x 2 threads: 1097 ms)."""
-    """Decode threads sharing the one model instance."""
     allow_download: bool = False
     """Only a hub model name may download, and only when this is true."""
 

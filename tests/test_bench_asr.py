@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import io
 import subprocess
@@ -173,3 +174,15 @@ def test_fetch_script_picks_text_lines_and_cuts_spans() -> None:
     data, rate = sf.read(io.BytesIO(wav), dtype="int16")
     assert sf.info(io.BytesIO(wav)).format == "WAV" and rate == 16000
     assert data.tolist() == list(range(4000, 12000))
+
+
+def test_capacity_steps_default_and_explicit() -> None:
+    assert asr.default_capacity_steps(8) == [1, 2, 3, 4, 6, 8]
+    assert asr.default_capacity_steps(3) == [1, 2, 3]
+    parser = argparse.ArgumentParser()
+    asr.add_arguments(parser)
+    assert parser.parse_args(["--capacity-steps", "1,8,16,32"]).capacity_steps == [1, 8, 16, 32]
+    assert parser.parse_args([]).capacity_steps is None
+    for bad in ["8,4", "0,2", "1,x", "", "2,2"]:
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--capacity-steps", bad])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voice_assist.asr.bpe import restore_merges
 from voice_assist.config import ModelOptions, Settings
 from voice_assist.errors import ModelError
 
@@ -159,7 +160,7 @@ def load_model(settings: Settings) -> WhisperModel:
     source = ensure_model(settings)
     device, compute = resolve_device(settings.model)
     try:
-        return WhisperModel(
+        model = WhisperModel(
             str(source),
             device=device,
             compute_type=compute,
@@ -169,6 +170,18 @@ def load_model(settings: Settings) -> WhisperModel:
         )
     except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError of its own
         raise ModelError(f"cannot load Whisper model from {source}: {exc}; {FIX_HINT}") from exc
+    _repair_tokenizer(model)
+    return model
+
+
+def _repair_tokenizer(model: WhisperModel) -> None:
+    """Put back BPE merges the model's ``tokenizer.json`` lacks (see :mod:`.bpe`)."""
+    import tokenizers
+
+    fixed, restored = restore_merges(model.hf_tokenizer.to_str())
+    if restored:
+        model.hf_tokenizer = tokenizers.Tokenizer.from_str(fixed)
+        log.info("tokenizer: restored %d missing BPE merge(s): %s", len(restored), restored)
 
 
 def model_status(settings: Settings) -> ModelStatus:

@@ -119,6 +119,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-calls", type=int, default=12, help="upper bound of the capacity search")
     p.add_argument(
+        "--capacity-steps",
+        type=_call_counts,
+        default=None,
+        metavar="N,N,...",
+        help="call counts the capacity search tries, in order (default: 1, 2, 3, 4, then "
+        "every second count up to --max-calls); e.g. 1,8,16,32 on a GPU",
+    )
+    p.add_argument(
         "--call-s", type=float, default=45.0, help="seconds of the call used per capacity step"
     )
     p.add_argument("--skip-capacity", action="store_true", help="skip the (slow) capacity search")
@@ -128,6 +136,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the real-speech WER corpora (the synthetic call still runs once)",
     )
+
+
+def _call_counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of call counts: {text!r}") from None
+    if not counts or any(n < 1 for n in counts) or counts != sorted(set(counts)):
+        raise argparse.ArgumentTypeError(
+            f"call counts must be positive and increasing, e.g. 1,4,8: {text!r}"
+        )
+    return counts
+
+
+def default_capacity_steps(max_calls: int) -> list[int]:
+    """1, 2, 3, 4, then every second count: the CPU search, where the knee is small."""
+    return [n for n in [1, 2, 3, *range(4, max_calls + 1, 2)] if n <= max_calls]
 
 
 # --------------------------------------------------------------------------- scoring
@@ -483,9 +508,9 @@ async def capacity(
     steps = []
     best = 0
     ends = audible_ends(call)
-    limit = f"search bound --max-calls {args.max_calls} reached"
-    n = 1
-    while n <= args.max_calls:
+    counts = args.capacity_steps or default_capacity_steps(args.max_calls)
+    limit = f"search bound reached ({counts[-1]} calls)"
+    for n in counts:
         log(f"[asr bench] capacity: {n} calls at 1x ...")
         # admission control is the load benchmark's subject; here every call is let in
         settings = load_settings(
@@ -527,11 +552,10 @@ async def capacity(
             limit = (
                 f"at {n} calls p95 final latency {p95:.2f} s"
                 + (" and a growing backlog" if growing else "")
-                + ": decoder CPU time (both cores busy with Whisper encoder/decoder)"
+                + f": decoder time ({_decoder_words(settings)})"
             )
             break
         best = n
-        n = n + 1 if n < 4 else n + 2
     return {
         "max_realtime_calls": best,
         "capacity_limit": limit,
@@ -542,6 +566,19 @@ async def capacity(
             f"{LATENCY_BUDGET_S} s and no growing backlog"
         ),
     }
+
+
+def _decoder_words(settings: Settings) -> str:
+    from voice_assist.asr.model import resolve_device
+
+    device, compute = resolve_device(settings.model)
+    workers = settings.model.workers
+    if device == "cpu":
+        return (
+            f"{workers} CPU worker(s) x {settings.model.cpu_threads} thread(s), {compute}, "
+            f"on {_cores()} cores"
+        )
+    return f"{workers} worker(s) on one {device} device, {compute}"
 
 
 def _dur(corpus: Corpus) -> float:

@@ -1,19 +1,21 @@
 """Repair of a byte-level BPE tokenizer that lost merges.
 
 Whisper's tokenizer is GPT-2's byte-level BPE: ids 0-255 are the bytes, and each later
-id up to the merge count is the token made by the merge of that rank (id 256 by rank 0,
-and so on).  The bundled ``tokenizer.json`` lacks the rank-0 merge ``Ġ t`` (49,999
-merges for 50,000 merged tokens; the first line of a merges file is easily taken for a
-header).  Decoding is unaffected, since it looks ids up, but *encoding* then splits every
-word that starts with " t" into a lone space and the rest: " the" became ``Ġ`` +
-``the`` (220, 3322), never what the model writes (264).  Text the transcriber encodes
-(a final's forced prefix, the conversation prompt) then reads to Whisper as odd
-spacing.  :func:`restore_merges` puts such merges back at their rank.
+id is the token made by the merge of the next rank (id 256 by rank 0, and so on).  The
+bundled ``tokenizer.json`` lacks the rank-0 merge ``Ġ t`` (49,999 merges for 50,000
+merged tokens; the first line of a merges file is easily taken for a header).  Decoding
+is unaffected, since it looks ids up, but *encoding* then splits every word that starts
+with " t" into a lone space and the rest: " the" became ``Ġ`` + ``the`` (220, 3322),
+never what the model writes (264).  The transcriber encodes text for Whisper only for
+the conversation prompt (``asr.context_max_words``, off by default), so with the
+defaults the transcripts do not change; a prompt read as odd spacing before.
+:func:`restore_merges` puts such merges back at their rank.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 BYTE_TOKENS = 256
@@ -26,42 +28,77 @@ def _pair(entry: Any) -> tuple[str, str]:
     return entry[0], entry[1]
 
 
-def missing_merges(model: dict[str, Any]) -> list[tuple[int, tuple[str, str]]]:
-    """(rank, pair) of each merged token in ``vocab`` that no merge produces.
+def _is_pre_tokenized_byte_level(pre: Any) -> bool:
+    if not isinstance(pre, dict):
+        return False
+    if pre.get("type") == "ByteLevel":
+        return True
+    return any(_is_pre_tokenized_byte_level(p) for p in pre.get("pretokenizers") or [])
 
-    A merged token's rank is its id less the 256 byte tokens.  Its pair is the split
-    into two vocabulary tokens whose own ids are lower (made earlier).
+
+def _merge_parts(token: str, ranks: dict[tuple[str, str], int], below: int) -> list[str]:
+    """BPE of ``token``'s characters with the merges ranked below ``below``."""
+    parts = list(token)
+    while len(parts) > 1:
+        rank, i = min(
+            (ranks.get((parts[k], parts[k + 1]), math.inf), k) for k in range(len(parts) - 1)
+        )
+        if rank >= below:
+            break
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+    return parts
+
+
+def missing_merges(data: dict[str, Any]) -> list[tuple[int, tuple[str, str]]]:
+    """(rank, pair) of each merged token of a byte-level BPE vocabulary no merge makes.
+
+    A merged token's rank is its id less the 256 byte tokens; its pair is what BPE with
+    the merges of lower rank makes of its characters, which must be exactly two tokens.
+    Anything else (not byte-level, ids not in merge order) has nothing to restore: []
     """
-    vocab: dict[str, int] = model["vocab"]
-    merges = model["merges"]
-    produced = {a + b for a, b in map(_pair, merges)}
+    model = data.get("model") or {}
+    vocab: dict[str, int] = model.get("vocab") or {}
+    merges = model.get("merges") or []
+    if model.get("type") != "BPE" or not merges or not vocab:
+        return []
+    if not _is_pre_tokenized_byte_level(data.get("pre_tokenizer")):
+        return []
     by_id = {i: t for t, i in vocab.items()}
+    if any(len(by_id.get(i, "")) != 1 for i in range(BYTE_TOKENS)):
+        return []
+    pairs = [_pair(m) for m in merges]
+    made = [vocab.get(a + b, -1) for a, b in pairs]
+    if any(x <= prev for prev, x in zip([BYTE_TOKENS - 1, *made], made, strict=False)):
+        return []  # merged tokens' ids do not follow the merge ranks
+    produced = {a + b for a, b in pairs}
+    special = {t["id"] for t in data.get("added_tokens") or []}
+    ranks = {pair: vocab[pair[0] + pair[1]] - BYTE_TOKENS for pair in pairs}
     out = []
-    for token_id in range(BYTE_TOKENS, BYTE_TOKENS + len(merges) + 1):
-        token = by_id.get(token_id)
-        if token is None or token in produced:
+    for token_id in sorted(i for i in by_id if i >= BYTE_TOKENS and i not in special):
+        token = by_id[token_id]
+        if token in produced:
             continue
-        for k in range(1, len(token)):
-            a, b = token[:k], token[k:]
-            if vocab.get(a, token_id) < token_id and vocab.get(b, token_id) < token_id:
-                out.append((token_id - BYTE_TOKENS, (a, b)))
-                break
+        rank = token_id - BYTE_TOKENS
+        parts = _merge_parts(token, ranks, rank)
+        if len(parts) != 2:
+            continue  # no unambiguous pair: leave it
+        a, b = parts
+        out.append((rank, (a, b)))
+        ranks[(a, b)] = rank  # a later missing merge may be built on this one
     return out
 
 
 def restore_merges(tokenizer_json: str) -> tuple[str, list[tuple[str, str]]]:
-    """The tokenizer JSON with its missing merges back in place, and the merges restored.
+    """The tokenizer JSON with its missing merges back at their ranks, and those merges.
 
-    Anything but a byte-level BPE model, or one with nothing missing, comes back as is.
+    Anything but a byte-level BPE tokenizer, or one with nothing missing, comes back as is.
     """
     data = json.loads(tokenizer_json)
-    model = data.get("model") or {}
-    if model.get("type") != "BPE" or not model.get("merges") or not model.get("vocab"):
-        return tokenizer_json, []
-    missing = missing_merges(model)
+    missing = missing_merges(data)
     if not missing:
         return tokenizer_json, []
-    as_string = isinstance(model["merges"][0], str)
+    merges = data["model"]["merges"]
+    as_string = isinstance(merges[0], str)
     for rank, (a, b) in missing:  # ascending ranks: each insert lands at its own rank
-        model["merges"].insert(rank, f"{a} {b}" if as_string else [a, b])
+        merges.insert(rank, f"{a} {b}" if as_string else [a, b])
     return json.dumps(data, ensure_ascii=False), [pair for _, pair in missing]

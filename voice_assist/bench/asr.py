@@ -117,7 +117,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="use at most N of the complete Emo-DB clips, evenly spaced (default: all)",
     )
-    p.add_argument("--max-calls", type=int, default=12, help="upper bound of the capacity search")
+    p.add_argument(
+        "--max-calls",
+        type=int,
+        default=12,
+        help="upper bound of the capacity search (not used with --capacity-steps)",
+    )
     p.add_argument(
         "--capacity-steps",
         type=_call_counts,
@@ -509,7 +514,7 @@ async def capacity(
     best = 0
     ends = audible_ends(call)
     counts = args.capacity_steps or default_capacity_steps(args.max_calls)
-    limit = f"search bound reached ({counts[-1]} calls)"
+    limit = f"search bound reached ({counts[-1]} calls)" if counts else "no call counts to try"
     for n in counts:
         log(f"[asr bench] capacity: {n} calls at 1x ...")
         # admission control is the load benchmark's subject; here every call is let in
@@ -552,13 +557,14 @@ async def capacity(
             limit = (
                 f"at {n} calls p95 final latency {p95:.2f} s"
                 + (" and a growing backlog" if growing else "")
-                + f": decoder time ({_decoder_words(settings)})"
+                + f" ({_decoder_words(settings)})"
             )
             break
         best = n
     return {
         "max_realtime_calls": best,
         "capacity_limit": limit,
+        "capacity_counts": counts,
         "capacity_steps": steps,
         "capacity_method": (
             f"copies of the bench call at 1x, {args.call_s:g} s each, started at seeded "

@@ -28,12 +28,12 @@ def _pair(entry: Any) -> tuple[str, str]:
     return entry[0], entry[1]
 
 
-def _is_pre_tokenized_byte_level(pre: Any) -> bool:
+def _has_byte_level_pre_tokenizer(pre: Any) -> bool:
     if not isinstance(pre, dict):
         return False
     if pre.get("type") == "ByteLevel":
         return True
-    return any(_is_pre_tokenized_byte_level(p) for p in pre.get("pretokenizers") or [])
+    return any(_has_byte_level_pre_tokenizer(p) for p in pre.get("pretokenizers") or [])
 
 
 def _merge_parts(token: str, ranks: dict[tuple[str, str], int], below: int) -> list[str]:
@@ -61,7 +61,7 @@ def missing_merges(data: dict[str, Any]) -> list[tuple[int, tuple[str, str]]]:
     merges = model.get("merges") or []
     if model.get("type") != "BPE" or not merges or not vocab:
         return []
-    if not _is_pre_tokenized_byte_level(data.get("pre_tokenizer")):
+    if not _has_byte_level_pre_tokenizer(data.get("pre_tokenizer")):
         return []
     by_id = {i: t for t, i in vocab.items()}
     if any(len(by_id.get(i, "")) != 1 for i in range(BYTE_TOKENS)):

@@ -180,13 +180,13 @@ def _repair_tokenizer(model: WhisperModel) -> None:
 
     try:
         fixed, restored = restore_merges(model.hf_tokenizer.to_str())
-        if restored:
-            model.hf_tokenizer = tokenizers.Tokenizer.from_str(fixed)
+        if not restored:
+            return
+        model.hf_tokenizer = tokenizers.Tokenizer.from_str(fixed)
     except Exception as exc:  # a best-effort repair: the tokenizer as shipped still decodes
         log.warning("tokenizer: merges not checked (%s); prompts may encode oddly", exc)
         return
-    if restored:
-        log.info("tokenizer: restored %d missing BPE merge(s): %s", len(restored), restored)
+    log.info("tokenizer: restored %d missing BPE merge(s): %s", len(restored), restored)
 
 
 def model_status(settings: Settings) -> ModelStatus:

@@ -47,7 +47,8 @@ segment); WER is jiwer's over the whole corpus text.
   Whisper's end of the last word instead, as before 2026-11-22; those word ends come
   early, so these figures overstate the latency.
 * ``max_realtime_calls``: most simultaneous two-leg calls at 1x with p95 final latency
-  <= 1.5 s and no growing backlog; ``capacity_limit`` says what stopped the next step;
+  <= 1.5 s and no growing backlog, over the call counts ``capacity_counts``
+  (``--capacity-steps``); ``capacity_limit`` says which step failed, and the decoder set-up;
   each step's ``finals_narrow_share`` is the share of final decodes that found work
   waiting and so took the partials' short window and beam (less accurate).
 * ``rtf`` (fast mode, one call, synthetic call) and ``peak_rss_mb``.
@@ -557,7 +558,7 @@ async def capacity(
             limit = (
                 f"at {n} calls p95 final latency {p95:.2f} s"
                 + (" and a growing backlog" if growing else "")
-                + f" ({_decoder_words(settings)})"
+                + f" ({_decoder_setup(settings)})"
             )
             break
         best = n
@@ -574,7 +575,7 @@ async def capacity(
     }
 
 
-def _decoder_words(settings: Settings) -> str:
+def _decoder_setup(settings: Settings) -> str:
     from voice_assist.asr.model import resolve_device
 
     device, compute = resolve_device(settings.model)

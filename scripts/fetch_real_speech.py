@@ -156,10 +156,8 @@ _MFA = "tests/data"
 _MFA_LICENCE = "MIT (Montreal Forced Aligner test data; LICENSE in the sdist)"
 _MFA_DOCS = "docs/source/_static/sound_files"
 _LJ = "tests/data/ljspeech"
-_LJ_LICENCE = (
-    "public domain (LJ Speech 1.1, K. Ito and L. Johnson 2017; LibriVox readings); "
-    "test data of Coqui TTS (MPL-2.0, LICENSE.txt in the sdist)"
-)
+_LJ_SPEECH = "public domain (LJ Speech 1.1, K. Ito and L. Johnson 2017; LibriVox readings)"
+_LJ_LICENCE = f"{_LJ_SPEECH}; test data of Coqui TTS (MPL-2.0, LICENSE.txt in the sdist)"
 _SB = "tests/samples"
 _SB_LICENCE = "Apache-2.0 (speechbrain test samples; LICENSE in the sdist)"
 
@@ -380,7 +378,7 @@ SOURCES = (
                 f"{_SB}/TTS/LJ050-0131.wav",
                 "ljspeech_LJ050-0131.wav",
                 json_field(f"{_SB}/annotation/TTS_train.json", "LJ050-0131", "label"),
-                _LJ_LICENCE.split(";")[0] + "; " + _SB_LICENCE,
+                f"{_LJ_SPEECH}; {_SB_LICENCE}",
             ),
             # Harvard sentences (IEEE 1969 prompt lists); example5's annotation CSVs give
             # it a 1 s span, the JSON the whole sentence the file holds

@@ -90,6 +90,16 @@ class AsrOptions:
     while other work waits takes ``min_window_ms`` (see :mod:`voice_assist.asr.pool`)."""
     window_step_ms: int = 5000
     """Encoder windows are rounded up to a multiple of this (fewer distinct shapes)."""
+    final_temperatures: tuple[float, ...] = (0.0,)
+    """Temperature schedule of finals: each later one is tried when the previous result
+    fails ``log_prob_threshold`` or ``compression_ratio_threshold``.  Above 0 Whisper
+    *samples*, so the same audio can give another transcript on another run (CTranslate2
+    is seeded with ``decode_seed``, but its worker threads draw in the order work
+    reaches them).  The default, greedy only, is repeatable: a call replayed or analysed
+    again reads the same.  faster-whisper's offline schedule is ``[0.0, 0.2, 0.4, 0.6,
+    0.8, 1.0]``.  Partials are always greedy."""
+    decode_seed: int = 0
+    """Seed of CTranslate2's random generators (used only by temperatures above 0)."""
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4

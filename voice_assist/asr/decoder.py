@@ -34,6 +34,7 @@ import numpy as np
 
 from voice_assist.asr.context import suspect_prompted
 from voice_assist.config import AsrOptions
+from voice_assist.errors import ConfigError
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -132,9 +133,16 @@ class Decoder:
     """Decodes utterances with a shared :class:`WhisperModel`; safe to call from threads."""
 
     def __init__(self, model: WhisperModel, options: AsrOptions) -> None:
+        import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
 
+        temperatures = options.final_temperatures
+        if not temperatures or any(not 0.0 <= t <= 1.0 for t in temperatures):
+            raise ConfigError(
+                f"asr.final_temperatures must be 1 or more values in [0, 1], not {temperatures}"
+            )
+        ctranslate2.set_random_seed(options.decode_seed)
         self._model = model
         self.options = options
         language = None if options.language == "auto" else options.language
@@ -158,7 +166,7 @@ class Decoder:
             compression_ratio_threshold=options.compression_ratio_threshold,
             condition_on_previous_text=False,
             prompt_reset_on_temperature=0.5,
-            temperatures=[0.0, 0.2, 0.4, 0.6],
+            temperatures=list(options.final_temperatures),
             initial_prompt=None,
             prefix=None,
             suppress_blank=True,
@@ -230,7 +238,13 @@ class Decoder:
         final = self._opts_final_narrow if narrow else self._opts_final
         if prompt:
             hyp = self._generate(encoder_output, content_frames, final, prompt, window_s)
-            if not hyp.rejected and not suspect_prompted(hyp.text, prompt):
+            # an unsure decode under a prompt most likely skipped words it took for
+            # the prompt's ("to help me." for a whole sentence): decoded again without
+            if (
+                not hyp.rejected
+                and not suspect_prompted(hyp.text, prompt)
+                and hyp.avg_logprob >= self.options.log_prob_threshold
+            ):
                 return replace(hyp, prompted=True)
         return self._generate(encoder_output, content_frames, final, "", window_s)
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-deps bench clean
+.PHONY: run test lint typecheck unit system-deps bench bench-coach clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ benchmarks/data/real_en/manifest.tsv: | $(STAMP)
 
 bench: $(STAMP) benchmarks/data/real_en/manifest.tsv
 	$(BIN)/voice-assist bench asr --json
+
+# calm and agitated real speech for the call-level coaching benchmark (pinned sdists)
+benchmarks/data/coach/manifest.tsv: | $(STAMP)
+	$(BIN)/python scripts/fetch_calm_speech.py
+
+# false prompts per calm hour, recall and onset->prompt latency on whole calls
+bench-coach: $(STAMP) benchmarks/data/coach/manifest.tsv
+	$(BIN)/voice-assist bench coach --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

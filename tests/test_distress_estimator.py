@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -99,15 +100,17 @@ def test_calm_then_agitated_caller_raises_exactly_one_episode() -> None:
     assert [e.state for e in eps] == ["start", "end"]
     start, end = eps
     assert start.episode_id == end.episode_id
-    assert 25000 < start.t_ms < 30000
+    # 1 s of pooled speech, then 3 s above the threshold (docs/measurements.md: the
+    # operating point that keeps calm callers free of prompts)
+    assert 25000 < start.t_ms < 31000
     assert 33000 <= end.t_ms < 37000
-    assert end.peak >= 0.75
+    assert end.peak >= 0.7
     assert "prosody:pitch" in start.cause
     assert set(start.cause) <= {"prosody:pitch", "prosody:tense", "prosody:loud", "prosody:fast"}
     ups = updates(events)
-    during = [u for u in ups if 28000 <= u.t_ms <= 33000]
-    assert during and all(u.level == "high" for u in during)
-    assert all(u.features["pitch_z"] > 2.0 for u in during)
+    during = [u for u in ups if 28000 <= u.t_ms <= 33000]  # after the pool fills
+    assert during and all(u.level in ("elevated", "high") for u in during)
+    assert all(u.features["pitch_z"] >= 1.5 for u in during)  # z is capped at 2
     calm_part = [u for u in ups if 16000 <= u.t_ms <= 25000]
     assert calm_part and all(u.level == "calm" for u in calm_part)
 
@@ -153,7 +156,10 @@ def test_a_loud_word_or_a_laugh_is_not_an_episode(burst: np.ndarray) -> None:
     audio = np.concatenate([calm(25.0, 1), burst, calm(10.0, 2)])
     events = run_call(audio)
     assert episodes(events) == []
-    assert max(u.score for u in updates(events)) > 0.5  # it was noticed, just not an episode
+    ups = updates(events)
+    calm_peak = max(u.score for u in ups if 16000 <= u.t_ms < 25000)
+    burst_peak = max(u.score for u in ups if 25000 <= u.t_ms < 29000)
+    assert burst_peak > 4 * calm_peak  # it was noticed, just not an episode
 
 
 def test_nan_input_does_not_crash_or_raise_episodes() -> None:
@@ -285,6 +291,64 @@ def test_event_harness_and_out_of_order_transcripts() -> None:
     ups = updates(out)
     assert [u.t_ms for u in ups] == sorted(u.t_ms for u in ups)
     assert max(u.score for u in ups if u.t_ms <= 20000) < 0.3
-    assert min(u.score for u in ups if 24000 <= u.t_ms <= 30000) > 0.9
+    assert min(u.score for u in ups if 24000 <= u.t_ms <= 30000) > 0.75  # level "high"
     assert ups[-1].score < 0.2  # decayed towards calm in the silence
     assert [e.state for e in episodes(out)] == ["start", "end"]
+
+
+def _feed(est: DistressEstimator, frames: Sequence[ProsodyFrame]) -> list[Event]:
+    out: list[Event] = []
+    for f in frames:
+        out += est.on_prosody(f)
+    return out
+
+
+def test_one_cue_alone_is_capped_and_raises_no_episode() -> None:
+    """A shift in spectral tilt only (a new microphone, not a new mood) saturates one
+    feature's z at ``z_clip``; without pitch or loudness it makes no episode."""
+    rng = np.random.default_rng(1)
+    est = DistressEstimator(call_id="call", options=DistressOptions())
+    calm_frames = [_frame(250 * k, rng=rng) for k in range(1, 121)]  # 30 s calm
+    tilt = []
+    for k in range(121, 241):  # 30 s with a much flatter spectrum, nothing else changed
+        f = _frame(250 * k, rng=rng)
+        feats = dict(f.features)
+        feats["hammarberg_db"] -= 30.0
+        tilt.append(replace(f, features=feats))
+    out = _feed(est, calm_frames + tilt)
+    assert episodes(out) == []
+    late = [u for u in updates(out) if u.t_ms > 35000]
+    assert late and all(u.features["hammarberg_z"] <= 2.0 for u in late)
+    assert all(u.level == "calm" for u in late)
+
+
+def test_one_agitated_window_is_pooled_with_the_speech_around_it() -> None:
+    """The same half-second burst scores lower the more speech it is judged with."""
+    rng = np.random.default_rng(2)
+    frames = [_frame(250 * k, rng=rng) for k in range(1, 121)]
+    burst = [_frame(250 * k, shift=1.5, rng=rng) for k in (121, 122)]
+    after = [_frame(250 * k, rng=rng) for k in range(123, 130)]
+
+    def peak(options: DistressOptions) -> float:
+        out = _feed(DistressEstimator(call_id="call", options=options), frames + burst + after)
+        return max(u.score for u in updates(out) if u.t_ms > 30000)
+
+    by_pool = [peak(DistressOptions(pool_voiced_ms=ms)) for ms in (0, 1000, 2000)]
+    assert by_pool[0] > by_pool[1] > by_pool[2]
+    assert by_pool[2] < 0.8 * by_pool[0]
+
+
+def test_a_provisional_baseline_weighs_its_evidence_down() -> None:
+    """Agitation 5 s into a call (a provisional baseline) scores below the same
+    agitation once the baseline is ready: a few seconds of speech say little about
+    this caller's calm voice."""
+
+    def score_after(calm_s: int) -> float:
+        rng = np.random.default_rng(3)
+        n = calm_s * 4
+        frames = [_frame(250 * k, rng=rng) for k in range(1, n + 1)]
+        frames += [_frame(250 * k, shift=1.0, rng=rng) for k in range(n + 1, n + 9)]
+        est = DistressEstimator(call_id="call", options=DistressOptions())
+        return updates(_feed(est, frames))[-1].score
+
+    assert score_after(5) < score_after(20)

@@ -163,6 +163,12 @@ class DistressOptions:
     """Voiced speech before prosody counts at all (a provisional baseline)."""
     baseline_time_constant_s: float = 120.0
     """Slow baseline update after the initial estimate, in seconds of calm voiced speech."""
+    pool_voiced_ms: int = 1000
+    """Prosody is judged on the mean of this much recent voiced speech (silences
+    skipped), not on single windows; 0: window by window."""
+    z_clip: float = 2.0
+    """Each feature's z-score is capped at this (0: the model's own cap), so that no
+    single cue (a channel's spectral tilt, one pitch peak) makes an episode alone."""
     rise_time_constant_ms: int = 750
     """Smoothing of the prosody evidence while the customer speaks."""
     fall_time_constant_ms: int = 3000

@@ -402,6 +402,7 @@ class DecodePool:
             )
         elif (
             self.admit_max_utilization > 0
+            and live_calls > 0  # the first call always fits: an idle server serves
             and projected is not None
             and projected > self.admit_max_utilization
         ):

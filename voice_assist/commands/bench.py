@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "run a benchmark (asr, distress, fuzz, live, load, replay) and print its figures"
+HELP = "run a benchmark (asr, coach, distress, fuzz, live, load, replay) and print its figures"
 
-BENCHES = ("asr", "distress", "fuzz", "live", "load", "replay")
+BENCHES = ("asr", "coach", "distress", "fuzz", "live", "load", "replay")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

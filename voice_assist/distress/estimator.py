@@ -19,8 +19,10 @@ Scores are ``provisional`` until the baseline holds ``baseline_min_voiced_ms`` o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +109,8 @@ class DistressEstimator:
             lexicon if lexicon is not None else load_lexicon(resolve_path(options.lexicon_path))
         )
         self.model = model if model is not None else _shared_model(resolve_path(options.model_path))
+        if options.z_clip > 0:
+            self.model = dataclasses.replace(self.model, z_clip=options.z_clip)
         self._log = call_logger(__name__, call_id, channel)
         m = self.model
         self._directions = np.append(m.directions, 1.0)
@@ -143,6 +147,8 @@ class DistressEstimator:
         self._rate_baseline: list[float] = []
         self._score = sigmoid(self._rest)
         self._voiced = False
+        self._pool: deque[tuple[np.ndarray, int]] = deque()
+        self._pool_ms = 0
 
     # -- public -------------------------------------------------------------------------
 
@@ -161,8 +167,13 @@ class DistressEstimator:
         u = self._arousal_values(frame)
         usable = frame.voiced and bool(np.any(np.isfinite(u)))
         self._voiced = usable
+        if usable:
+            u = self._pooled(u, dt)
         if usable and self.baseline.available:
-            win_logit = self._window_logit(u)
+            # evidence counts in proportion to the baseline the caller has given so far:
+            # against a few seconds of speech, ordinary intonation reads as arousal
+            trust = min(1.0, self.baseline.voiced_ms / max(1.0, self.baseline.min_ms))
+            win_logit = self._rest + trust * (self._window_logit(u) - self._rest)
             alpha = 1.0 - math.exp(-dt / max(1, self.options.rise_time_constant_ms))
             self._prosody_logit += alpha * (win_logit - self._prosody_logit)
         else:
@@ -207,6 +218,24 @@ class DistressEstimator:
         x = [float(feats.get(n, math.nan)) for n in self.model.names]
         x.append(float(feats.get(LOUDNESS_FEATURE, math.nan)))
         return self._directions * np.asarray(x, dtype=np.float64)
+
+    def _pooled(self, u: np.ndarray, dt: int) -> np.ndarray:
+        """The mean of the last ``pool_voiced_ms`` of voiced windows (silences skipped):
+        one window's pitch and tilt swing with sentence intonation, the caller's state
+        persists over seconds of speech."""
+        if self.options.pool_voiced_ms <= 0:
+            return u
+        self._pool.append((u, dt))
+        self._pool_ms += dt
+        while (
+            len(self._pool) > 1 and self._pool_ms - self._pool[0][1] >= self.options.pool_voiced_ms
+        ):
+            self._pool_ms -= self._pool.popleft()[1]
+        rows = np.vstack([r for r, _ in self._pool])
+        seen = np.any(np.isfinite(rows), axis=0)
+        out = np.full(u.shape, np.nan)
+        out[seen] = np.nanmean(rows[:, seen], axis=0)
+        return out
 
     def _window_logit(self, u: np.ndarray) -> float:
         m = self.model

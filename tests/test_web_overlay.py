@@ -116,8 +116,8 @@ def test_prompt_appears_on_overlay_and_wall_board(srv: ServerThread, browser: An
     board.goto(f"{srv.base_url}/supervisor?token={sup_token}")
     board.wait_for_selector("#conn[data-state='live']", timeout=15_000)
 
-    # the episode starts about 34 s into the call; stream the first 44 s
-    thread, results = stream_in_background(srv, agent, max_ms=44_000)
+    # the episode starts about 41 s into the call; stream the first 52 s
+    thread, results = stream_in_background(srv, agent, max_ms=52_000)
     board.wait_for_selector(".call", timeout=30_000)
     # the detail pane, while the call is surely live (an ended call closes its pane)
     board.click(".call")

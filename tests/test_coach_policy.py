@@ -41,9 +41,9 @@ E = TypeVar("E", bound=Event)
 class Harness:
     """Feeds one call's events to a Coach and keeps everything it emits, in order."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, mixed_leg: bool = False, **options: Any) -> None:
         self.options = dataclasses.replace(CoachOptions(), **options)
-        self.coach = Coach(call_id=CALL, options=self.options, phrases=PHRASES)
+        self.coach = Coach(call_id=CALL, options=self.options, phrases=PHRASES, mixed_leg=mixed_leg)
         self.out: list[Event] = []
         self._n = 0
 
@@ -215,6 +215,18 @@ def test_episode_raises_pause_prompt_with_feeling_phrase_and_evidence() -> None:
     assert alert.severity == "urgent"
     assert alert.alert_id == f"{CALL}-a0"
     check_invariants(h.out, h.options.max_open_prompts)
+
+
+def test_a_mixed_leg_episode_prompts_no_one_unless_the_config_asks() -> None:
+    """A mono recording: the agent's voice is on the customer leg too."""
+    h = Harness(mixed_leg=True)
+    h.say("customer", "This is the third time I've called and it's still not working!", 1000, 5000)
+    h.distress(0.8, 5800)
+    h.episode("e1", 6000)
+    assert of(h.out, Prompt) == [] and of(h.out, Alert) == []
+    asked = Harness(mixed_leg=True, mixed_leg_prompts=True)
+    assert distressed_call(asked).kind == "pause_and_acknowledge"
+    assert of(asked.out, Alert, kind="distress_episode")
 
 
 def test_lower_peak_gives_warn_alert() -> None:

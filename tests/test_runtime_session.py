@@ -196,3 +196,18 @@ def test_analyze_cli_bad_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "voice-assist: error:" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_analyze_cli_says_a_mono_file_mixes_both_voices(tmp_path: Path) -> None:
+    env = {"VOICE_ASSIST_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "voice_assist", "analyze", str(DATA / "utterance_en.flac")]
+    out = subprocess.run(
+        [*cmd, "--no-store"], capture_output=True, text=True, env=env, timeout=300, check=True
+    )
+    assert "is mono: both voices are on the customer leg" in out.stderr
+    assert "alerts are not raised (coach.mixed_leg_prompts)" in out.stderr
+    env["VOICE_ASSIST_COACH__MIXED_LEG_PROMPTS"] = "true"
+    out = subprocess.run(
+        [*cmd, "--no-store"], capture_output=True, text=True, env=env, timeout=300, check=True
+    )
+    assert "alerts are raised (coach.mixed_leg_prompts)" in out.stderr

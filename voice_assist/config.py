@@ -217,6 +217,10 @@ class CoachOptions:
     """CallMetrics are emitted from ``Coach.tick`` at most this often."""
     script_repeat_window_ms: int = 60000
     """Two "I understand" within this window are a repeated script line."""
+    mixed_leg_prompts: bool = False
+    """Raise distress prompts and alerts on a call whose customer leg carries both voices
+    (a mono recording): the agent's voice enters the customer's baseline and scores, so
+    by default such a call's episodes are kept on its timeline but prompt no one."""
     stock_reply_window_ms: int = 10000
     """A one-word "fantastic" starting this soon after a customer complaint is a stock reply."""
     speaking_rate_window_ms: int = 60000

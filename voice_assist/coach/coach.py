@@ -70,10 +70,20 @@ class Coach:
         ``[coach]`` settings.
     phrases
         The phrase library (:func:`voice_assist.coach.phrases.load_phrases`).
+    mixed_leg
+        The customer leg carries both voices (see ``CoachOptions.mixed_leg_prompts``).
     """
 
-    def __init__(self, *, call_id: str, options: CoachOptions, phrases: PhraseLibrary) -> None:
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        options: CoachOptions,
+        phrases: PhraseLibrary,
+        mixed_leg: bool = False,
+    ) -> None:
         self.call_id = call_id
+        self.mixed_leg = mixed_leg
         self.options = options
         self.phrases = phrases
         self._log = call_logger(__name__, call_id)
@@ -236,6 +246,9 @@ class Coach:
         out = self._advance(ev.t_ms)
         peak = _finite(ev.peak)
         if ev.state == "start":
+            if self.mixed_leg and not self.options.mixed_leg_prompts:
+                self._log.info("episode %s on a mixed leg: not prompted", ev.episode_id)
+                return out
             rec = self._empathy.start(
                 str(ev.episode_id), t_ms=self._now_ms, peak=peak, cause=tuple(map(str, ev.cause))
             )

@@ -57,6 +57,16 @@ async def _analyze(args: argparse.Namespace) -> int:
         else settings.audio.file_channel_map
     )
     legs = load_legs(args.audio, channel_map=channel_map)
+    meta = {"file": str(args.audio)}
+    if "agent" not in legs:
+        meta["legs"] = "mixed"
+        prompts = "raised" if settings.coach.mixed_leg_prompts else "not raised"
+        print(
+            f"voice-assist: {args.audio} is mono: both voices are on the customer leg, so the "
+            f"agent's voice enters the customer's baseline and scores; distress prompts and "
+            f"alerts are {prompts} (coach.mixed_leg_prompts)",
+            file=sys.stderr,
+        )
     duration_s = max(x.size for x in legs.values()) / 16000
     store = None
     if not args.no_store:
@@ -92,9 +102,7 @@ async def _analyze(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        session = engine.open_call(
-            agent_id=args.agent_id, source="file", meta={"file": str(args.audio)}, sink=sink
-        )
+        session = engine.open_call(agent_id=args.agent_id, source="file", meta=meta, sink=sink)
         await feed_legs(
             session,
             legs,

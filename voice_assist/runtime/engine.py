@@ -153,6 +153,7 @@ class Engine:
             shared=self.shared,
             on_audio=on_audio,
             on_close=on_close,
+            mixed_leg=(meta or {}).get("legs") == "mixed",
         )
         session = CallSession(
             self,

@@ -50,6 +50,7 @@ class Stages:
         shared: SharedData,
         on_audio: AudioHook | None = None,
         on_close: CloseHook | None = None,
+        mixed_leg: bool = False,
     ) -> None:
         self.prosody_trackers = {
             ch: ProsodyTracker(call_id=call_id, channel=ch, options=settings.prosody)
@@ -58,7 +59,9 @@ class Stages:
         self.distress = DistressEstimator(
             call_id=call_id, options=settings.distress, lexicon=shared.lexicon
         )
-        self.coach = Coach(call_id=call_id, options=settings.coach, phrases=shared.phrases)
+        self.coach = Coach(
+            call_id=call_id, options=settings.coach, phrases=shared.phrases, mixed_leg=mixed_leg
+        )
         self._on_audio = on_audio
         self._on_close = on_close
 

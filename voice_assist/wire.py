@@ -1,7 +1,7 @@
 """JSON serialization of events: the one place events become wire messages.
 
 Every message is ``{"type": ..., "v": 1, "call_id": ..., "seq": n, "t_ms": ...}`` plus
-the event's own fields (DESIGN.md, "Wire protocols").  The same serializer feeds the
+the event's own fields (docs/design.md, "Wire protocols").  The same serializer feeds the
 ``analyze --json`` stream, the overlay and supervisor websockets and the replay feed.
 """
 

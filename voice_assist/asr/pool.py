@@ -26,10 +26,10 @@ latency budget is spent:
   (media time; the runtime reports each final with :meth:`DecodePool.record_final_wait`): its
   90th percentile over the window must stay within ``admit_max_final_wait_ms``.  It
   holds end-of-speech detection, queueing and decoding, i.e. the final-transcript
-  budget (1.2 s p95, DESIGN.md) less the delivery to the overlay; a threshold below the
-  budget refuses the next call while the running ones still keep theirs.  (Only
-  published finals count: an early final thrown away because speech resumed keeps no
-  one waiting, however long it queued.)
+  budget (1.2 s p95, docs/design.md "Latency budget") less the delivery to the
+  overlay; a threshold below the budget refuses the next call while the running ones
+  still keep theirs.  (Only published finals count: an early final thrown away
+  because speech resumed keeps no one waiting, however long it queued.)
 * **projected utilisation**: every decode request, when it is submitted, adds the
   running mean decode time of its kind (seconds) to the window's *demand* (demand
   counts partials that are later replaced, so it does not fall when the pool is

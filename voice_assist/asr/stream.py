@@ -10,7 +10,7 @@ to :meth:`LegTranscriber.on_result`::
     events = leg.on_result(request, hypothesis)
     out = leg.finish()
 
-Policy (DESIGN.md, latency budget):
+Policy (docs/design.md, "Latency budget"; the reasoning in docs/streaming.md):
 
 * Silero VAD gates speech; nothing outside speech is ever decoded.
 * While someone speaks, a partial decode of the utterance so far is requested every

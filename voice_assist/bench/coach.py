@@ -18,7 +18,7 @@ Figures (per corpus and overall): calm hours of customer audio, false prompts an
 alerts per hour with an exact Poisson 95% interval, urgent ones (the supervisor alert
 of the episode was ``urgent``), recall of agitated segments, onset -> prompt p50/p95,
 and the angry-from-the-start caller's first prompt.  The clip-level arousal AUC/UAR
-(LOSO) of ``bench distress`` is added with ``--clip-eval`` so that it is seen beside
+(LOSO) of ``bench distress`` is added (``--no-clip-eval`` skips it) so that it is seen beside
 the call-level figures; it ranks whole clips against a baseline fitted on all of a
 speaker's clips, which is *not* how the live coach decides (see docs).
 
@@ -359,6 +359,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--corpus", action="append", default=None, help="only these corpora (repeatable)"
     )
     p.add_argument("--calls-out", type=Path, default=None, help="write per-call results (JSON)")
+    p.add_argument(
+        "--no-clip-eval",
+        action="store_true",
+        help="skip the clip-level arousal AUC/UAR (in-sample and LOSO) of bench distress",
+    )
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -392,6 +397,15 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         f"between clips; a prompt catches an agitated segment from its onset to "
         f"{CATCH_GRACE_S} s after its end; calm hours count clip audio only"
     )
+    if not args.no_clip_eval and Path(args.emodb).is_dir():
+        from voice_assist.bench.distress import clip_accuracy
+
+        clip = clip_accuracy(settings, Path(args.emodb), peers=False)
+        result["clip_eval"] = {k: clip[k] for k in ("eval", "loso")}
+        result["clip_eval_note"] = (
+            "clips ranked against a baseline fitted on all of a speaker's clips at once "
+            "(the model's own z cap): not how the live coach decides"
+        )
     result["wall_s"] = round(time.monotonic() - t0, 1)
     if args.calls_out:
         args.calls_out.write_text(

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     _progress("latency")
     out["latency"] = _latency(settings, audio, chunk_ms=args.chunk_ms)
     if have_data:
-        out.update(_accuracy(settings, Path(args.data), peers=not args.no_peers))
+        out.update(clip_accuracy(settings, Path(args.data), peers=not args.no_peers))
     else:
         out["eval"] = None
         out["note"] = f"no data at {args.data}: accuracy figures skipped"
@@ -191,7 +191,7 @@ def _latency(settings: Settings, audio: np.ndarray, *, chunk_ms: int) -> dict[st
 # -- accuracy and peers ------------------------------------------------------------------
 
 
-def _accuracy(settings: Settings, folder: Path, *, peers: bool) -> dict[str, Any]:
+def clip_accuracy(settings: Settings, folder: Path, *, peers: bool) -> dict[str, Any]:
     from voice_assist.distress.estimator import resolve_path
     from voice_assist.distress.evaluation import evaluate, load_clips, score_clips
     from voice_assist.distress.scoring import load_model

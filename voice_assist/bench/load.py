@@ -10,11 +10,12 @@ is the loopback load generator (:mod:`voice_assist.bench.loadgen`).  Three phase
    recordings (the bundled demo call, which has a distress episode, and the 16 kHz
    benchmark call), ``--call-s`` seconds each at real time, each with its agent's
    overlay, plus ``--supervisors`` wall boards on every call.  A level is *within
-   budget* (DESIGN.md) when the final transcripts' p95 lag (end of utterance ->
-   overlay) is <= 1.2 s, every episode's prompt reached the overlay <= 300 ms after
-   the audio that raised it (p95), distress updates lag <= 250 ms (p95), no call was
-   refused or failed, no overload was reported and no sender fell 0.5 s behind.  The
-   **knee** is the largest N within budget; the ramp stops at the first level over it.
+   budget* (docs/design.md, "Latency budget") when the final transcripts' p95 lag
+   (end of utterance -> overlay) is <= 1.2 s, every episode's prompt reached the
+   overlay <= 300 ms after the audio that raised it (p95), distress updates lag
+   <= 250 ms (p95), no call was refused or failed, no overload was reported and no
+   sender fell 0.5 s behind.  The **knee** is the largest N within budget; the ramp
+   stops at the first level over it.
 2. **Shed** (admission control as configured, a fresh server): the knee's calls start
    as in the ramp; ``--shed-after-s`` later (time for the server to measure them)
    ``max(2, knee)`` more callers arrive ``--shed-interval-s`` apart.  Past the knee the

@@ -5,7 +5,7 @@ call with :meth:`Coach.on_event`, call :meth:`Coach.tick` regularly (prompt expi
 CallMetrics) and :meth:`Coach.finish` at the end.  All times are the media-clock ``t_ms``
 of the events; the coach's clock never runs backwards (an older ``t_ms`` counts as "now").
 
-The policy (DESIGN.md, "What the coaching is based on"):
+The policy (docs/design.md, "What the coaching is based on"):
 
 ``pause_and_acknowledge`` (urgent)
     when a customer distress episode starts; the suggested phrase names the likely feeling

@@ -1,4 +1,4 @@
-"""``/v1/ingest``: the native audio ingress protocol (DESIGN.md, "Wire protocols").
+"""``/v1/ingest``: the native audio ingress protocol (docs/design.md, "Wire protocols").
 
 Client -> server::
 

@@ -2,7 +2,7 @@
  *
  * VAFeed.open({path, token, onOpen(send), onMessage(msg), onStatus(state, text), onRefused(error)})
  * opens a websocket to `path?token=...` and keeps it open:
- *  - a gap in `seq` asks the server for a snapshot (DESIGN.md, wire protocols);
+ *  - a gap in `seq` asks the server for a snapshot (docs/design.md, "Wire protocols");
  *  - lost connections come back with exponential backoff and jitter (0.5 s .. 15 s);
  *  - a refused handshake looks like any network error to a browser, so /v1/whoami is asked
  *    why: a 401 there ends the feed through onRefused(error), anything else retries.

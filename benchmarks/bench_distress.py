@@ -2,7 +2,7 @@
 
 import sys
 
-from voice_assist.bench.distress import add_arguments, run
+from benchmarks.distress import add_arguments, run
 
 if __name__ == "__main__":
     import argparse

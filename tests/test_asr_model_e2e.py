@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import read16k
 
+from benchmarks.asr import normalise
 from voice_assist.asr.decoder import (
     CONTINUE_MIN_S,
     Decoder,
@@ -15,7 +16,6 @@ from voice_assist.asr.decoder import (
     phantoms,
     window_frames,
 )
-from voice_assist.bench.asr import normalise
 from voice_assist.config import Settings
 
 pytestmark = pytest.mark.model

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice_assist.bench import asr
+from benchmarks import asr
 
 ROOT = Path(__file__).resolve().parent.parent
 FETCH_SCRIPT = ROOT / "scripts" / "fetch_real_speech.py"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice_assist.bench import coach as bc
+from benchmarks import coach as bc
 
 Segments = tuple[tuple[float, float], ...]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jiwer
 import pytest
 
-from voice_assist.bench.gapci import clip_errors, gap_interval
+from benchmarks.gapci import clip_errors, gap_interval
 
 
 def _words(*clips: str) -> list[list[str]]:

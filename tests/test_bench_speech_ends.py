@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voice_assist.bench import loadgen
-from voice_assist.bench.asr import CallRun, latencies
-from voice_assist.bench.speech_ends import audible_ends_ms, end_within
+from benchmarks import loadgen
+from benchmarks.asr import CallRun, latencies
+from benchmarks.speech_ends import audible_ends_ms, end_within
 from voice_assist.events import TranscriptEvent, Word
 
 RATE = 16000

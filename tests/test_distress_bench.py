@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from voice_assist.bench import distress
+from benchmarks import distress
 
 
 def test_bench_prints_one_json_object_without_data(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ message handlers: whatever a client sends, the feed's reader answers with strict
 errors or replies, acts only on its own calls, and never raises.
 
 The feed, its outbox and the event bus are the real ones; only the network is a
-scripted stand-in (:class:`voice_assist.bench.fuzzing.ScriptedSocket`).
+scripted stand-in (:class:`benchmarks.fuzzing.ScriptedSocket`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voice_assist.bench import fuzzing
+from benchmarks import fuzzing
 
 
 @pytest.mark.parametrize("target", sorted(fuzzing.FEED_TARGETS))

@@ -2,7 +2,7 @@
 
 Hypothesis generates malformed JSON, wrong types, huge strings, odd and oversized binary
 frames, bad base64, sequence gaps and messages in any order; the drivers in
-:mod:`voice_assist.bench.fuzzing` check that every input is either handled or rejected
+:mod:`benchmarks.fuzzing` check that every input is either handled or rejected
 with a :class:`ProtocolError` (and the adapter's own error/close), that replies are
 strict JSON, audio is bounded and finite, and a call ends exactly once.  The example
 budget here is modest; ``voice-assist bench fuzz --json`` runs a larger one and counts.
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voice_assist.bench import fuzzing
+from benchmarks import fuzzing
 
 TALLIES: dict[str, fuzzing.Tally] = collections.defaultdict(fuzzing.Tally)
 

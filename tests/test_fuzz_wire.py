@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from voice_assist.bench import fuzz, fuzzing
+from benchmarks import fuzz, fuzzing
 from voice_assist.config import Settings, load_settings
 from voice_assist.server.local import ServerThread
 from voice_assist.store import Store

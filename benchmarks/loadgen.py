@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.speech_ends import call_ends_ms, end_within
 from voice_assist.audio import pcm
-from voice_assist.bench.speech_ends import call_ends_ms, end_within
 
 FRAME_MS = 20
 SOURCES = ("native", "twilio", "audiohook")

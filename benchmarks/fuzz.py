@@ -1,6 +1,6 @@
 """``voice-assist bench fuzz``: fuzz every ingress parser and feed handler; count the inputs.
 
-Two levels, both driven by the hypothesis strategies of :mod:`voice_assist.bench.fuzzing`:
+Two levels, both driven by the hypothesis strategies of :mod:`benchmarks.fuzzing`:
 
 1. **Sans-I/O** (``--examples`` sequences per target): the native, Twilio and AudioHook
    adapters (in any order, after a good start/open, and AudioHook ``open`` parameters)
@@ -72,7 +72,7 @@ def _watchdog(seconds: float) -> Iterator[None]:
 
 
 def _bench(args: argparse.Namespace) -> dict[str, Any]:
-    from voice_assist.bench import fuzzing
+    from benchmarks import fuzzing
 
     out: dict[str, Any] = {"bench": "fuzz", "examples_per_target": args.examples, "targets": {}}
     t0 = time.monotonic()
@@ -101,7 +101,7 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
 def _run_target(args: argparse.Namespace, strategy: Any, drive: Any) -> dict[str, Any]:
     from hypothesis import HealthCheck, given, seed, settings
 
-    from voice_assist.bench import fuzzing
+    from benchmarks import fuzzing
 
     tally = fuzzing.Tally()
     timing = {"slowest_s": 0.0}
@@ -157,7 +157,7 @@ def _wire(args: argparse.Namespace) -> dict[str, Any]:
 
     import httpx
 
-    from voice_assist.bench import fuzzing
+    from benchmarks import fuzzing
     from voice_assist.config import load_settings
     from voice_assist.server.local import ServerThread
     from voice_assist.store import Store
@@ -215,7 +215,7 @@ def _wire(args: argparse.Namespace) -> dict[str, Any]:
 def _wire_target(base: str, kind: str, strategy: Any, key: str, examples: int) -> dict[str, Any]:
     from hypothesis import HealthCheck, given, settings
 
-    from voice_assist.bench import fuzzing
+    from benchmarks import fuzzing
 
     tally = fuzzing.Tally()
     codes: dict[int, int] = {}

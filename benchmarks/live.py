@@ -14,7 +14,7 @@ overlay on ``/v1/agent``.  Per call it measures, on the overlay's side:
   (from the demo call's script) to the prompt on the overlay; negative when the prompt
   came while the customer was still speaking.  Target p95 <= 1.5 s.
 - ``final_lag_ms``: end of an utterance (where its speech audibly stops in the demo
-  call's audio, :mod:`voice_assist.bench.speech_ends`) to its final transcript on the
+  call's audio, :mod:`benchmarks.speech_ends`) to its final transcript on the
   overlay (budget p95 <= 1.2 s), and overload events.
 
 A level of N calls is *sustained* (kept in real time) when every call got its prompt
@@ -40,8 +40,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_assist.bench.loadgen import stats
-from voice_assist.bench.speech_ends import call_ends_ms, end_within
+from benchmarks.loadgen import stats
+from benchmarks.speech_ends import call_ends_ms, end_within
 
 HELP = "stream N real-time calls through /v1/ingest and time prompts on the overlay"
 

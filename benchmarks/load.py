@@ -2,7 +2,7 @@
 
 The server runs as its own process (``voice-assist serve``, a random secret and ingest
 key, a throw-away data directory, the call store on), exactly as deployed; this process
-is the loopback load generator (:mod:`voice_assist.bench.loadgen`).  Three phases:
+is the loopback load generator (:mod:`benchmarks.loadgen`).  Three phases:
 
 1. **Ramp** (admission control off, ``asr.admit_*`` = 0, so the server takes every
    call): N = 1, 2, ... ``--max-calls`` simultaneous calls, started ``--stagger-ms``
@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from voice_assist.bench.live import wait_healthy
+from benchmarks.live import wait_healthy
 
 HELP = "latency knee of simultaneous calls, load shedding past it, and a leak soak"
 
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 # -- orchestration -------------------------------------------------------------------------------
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        from voice_assist.bench import loadgen
+        from benchmarks import loadgen
         from voice_assist.config import PROJECT_ROOT
         from voice_assist.server import auth
 
@@ -139,7 +139,7 @@ class Bench:
         return self.deadline - time.monotonic()
 
     def prepared_for(self, source: str, clip_index: int, seconds: float) -> Any:
-        from voice_assist.bench import loadgen
+        from benchmarks import loadgen
 
         clip = self.clips[clip_index % len(self.clips)]
         key = (source, clip.name, seconds)
@@ -336,7 +336,7 @@ async def _calls(
     """Run ``n`` calls (each with its overlay) started ``start_gap_s`` apart (or at
     ``starts_s``, seconds from now); bounded in time."""
     starts = starts_s if starts_s is not None else [i * start_gap_s for i in range(n)]
-    from voice_assist.bench import loadgen
+    from benchmarks import loadgen
 
     traces = []
     for i in range(n):
@@ -390,7 +390,7 @@ async def _calls(
 
 
 def _judge(traces: list[Any]) -> dict[str, Any]:
-    from voice_assist.bench import loadgen
+    from benchmarks import loadgen
 
     accepted = [t for t in traces if t.accepted]
     finals = [x for t in accepted for x in t.final_lags_ms()]
@@ -472,7 +472,7 @@ def _cpu_self() -> float:
 
 
 async def _level(bench: Bench, srv: ServerProcess, n: int) -> dict[str, Any]:
-    from voice_assist.bench import loadgen
+    from benchmarks import loadgen
 
     assert srv.proc is not None
     monitor = loadgen.Monitor(srv.proc.pid, srv.health_url)
@@ -501,7 +501,7 @@ async def _level(bench: Bench, srv: ServerProcess, n: int) -> dict[str, Any]:
 
 
 async def _shed(bench: Bench, srv: ServerProcess, knee: int, extra: int) -> dict[str, Any]:
-    from voice_assist.bench import loadgen
+    from benchmarks import loadgen
 
     args = bench.args
     assert srv.proc is not None
@@ -545,7 +545,7 @@ async def _shed(bench: Bench, srv: ServerProcess, knee: int, extra: int) -> dict
 
 
 async def _soak(bench: Bench, srv: ServerProcess) -> dict[str, Any]:
-    from voice_assist.bench import loadgen
+    from benchmarks import loadgen
 
     args = bench.args
     assert srv.proc is not None

@@ -31,7 +31,7 @@ recordings) is ``transcribe()`` of each recording on its own, at the finals' bea
 ``target_met`` says it is <= 1.5 points; ``ref_words`` is
 the reference length after normalisation (one word of 150 is 0.7 points, so small
 corpora are noisy); ``gap_ci95_points`` is the gap's 95% paired bootstrap interval
-over the clips (:mod:`voice_assist.bench.gapci`): how far the gap could move on
+over the clips (:mod:`benchmarks.gapci`): how far the gap could move on
 another sample of such clips.
 
 Both texts are normalised with Whisper's standard normalisers (package
@@ -45,7 +45,7 @@ segment); WER is jiwer's over the whole corpus text.
   real English, Emo-DB, synthetic; ``wer_target_met_all``: every corpus meets the
   target.
 * ``final_latency_p50_s`` / ``_p95_s``: one call at 1x; from the end of an utterance
-  in the audio (where its speech audibly stops: :mod:`voice_assist.bench.speech_ends`)
+  in the audio (where its speech audibly stops: :mod:`benchmarks.speech_ends`)
   to its final transcript event.  ``final_latency_from_word_end_*`` measure from
   Whisper's end of the last word instead, as before 2026-11-22; those word ends come
   early, so these figures overstate the latency.
@@ -75,9 +75,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.gapci import clip_errors, gap_interval
+from benchmarks.speech_ends import audible_ends_ms, end_within
 from voice_assist import events as ev
-from voice_assist.bench.gapci import clip_errors, gap_interval
-from voice_assist.bench.speech_ends import audible_ends_ms, end_within
 from voice_assist.config import PROJECT_ROOT, Settings, load_settings
 
 HELP = "ASR figures: streaming vs offline WER, final latency, max real-time calls, RTF"
@@ -381,7 +381,7 @@ def latencies(run: CallRun, ends: dict[str, list[int]] | None = None) -> list[fl
     """Wall time from an utterance's end in the audio (fed at 1x) to its final event.
 
     The end is the audible end of the speech inside the final's span when ``ends`` is
-    given (see :mod:`voice_assist.bench.speech_ends`), else Whisper's end of the last
+    given (see :mod:`benchmarks.speech_ends`), else Whisper's end of the last
     word (which comes early: it overstates the latency).
     """
     out = []

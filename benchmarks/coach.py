@@ -398,7 +398,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         f"{CATCH_GRACE_S} s after its end; calm hours count clip audio only"
     )
     if not args.no_clip_eval and Path(args.emodb).is_dir():
-        from voice_assist.bench.distress import clip_accuracy
+        from benchmarks.distress import clip_accuracy
 
         clip = clip_accuracy(settings, Path(args.emodb), peers=False)
         result["clip_eval"] = {k: clip[k] for k in ("eval", "loso")}

@@ -1,0 +1,1 @@
+"""Benchmarks of voice_assist: ``voice-assist bench NAME`` (needs the dev extras)."""

@@ -1,6 +1,6 @@
 """One websocket's outgoing messages: a bounded queue drained by a single writer task.
 
-Policy (STYLE.md: every queue bounded, with a stated policy): producers never wait.
+Policy (every queue is bounded, with a stated policy): producers never wait.
 :meth:`Outbox.put` either queues the message or, when ``maxsize`` messages are
 already waiting, marks the connection *too slow* and schedules a close; a send that
 does not complete within ``send_timeout_s`` (a client that stopped reading, so the

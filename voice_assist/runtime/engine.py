@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,11 +30,13 @@ from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
 from voice_assist.prosody.tracker import ProsodyTracker
 from voice_assist.runtime.bus import EventBus
-from voice_assist.runtime.session import CallSession, Sink
+from voice_assist.runtime.session import CallSession, Decoded, Sink
 from voice_assist.runtime.stages import SharedData, Stages
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+    from voice_assist.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ def new_call_id() -> str:
 
 
 class Engine:
-    def __init__(self, settings: Settings, model: WhisperModel, *, store: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, model: WhisperModel, *, store: Store | None = None
+    ) -> None:
         self.settings = settings
         self.model = model
         self.decoder = Decoder(model, settings.asr)
@@ -68,7 +72,7 @@ class Engine:
 
     @classmethod
     async def start(
-        cls, settings: Settings, *, store: Any = None, model: WhisperModel | None = None
+        cls, settings: Settings, *, store: Store | None = None, model: WhisperModel | None = None
     ) -> Engine:
         """Load (in a thread: it takes seconds) and warm the model, start the pool."""
         if model is None:
@@ -183,7 +187,21 @@ class Engine:
     def session(self, call_id: str) -> CallSession | None:
         return self.sessions.get(call_id)
 
-    def _forget(self, session: CallSession) -> None:
+    # -- the CallHost seam (what a CallSession may use) ----------------------------------
+
+    def submit(self, request: DecodeRequest, done: Decoded) -> None:
+        self.pool.submit(request, done)
+
+    def withdraw(self, request: DecodeRequest) -> None:
+        self.pool.withdraw(request)
+
+    def drop_call(self, call_id: str) -> None:
+        self.pool.drop_call(call_id)
+
+    def publish(self, event: ev.Event, *, agent_id: str) -> None:
+        self.bus.publish(event, agent_id=agent_id)
+
+    def closed(self, session: CallSession) -> None:
         self.sessions.pop(session.call_id, None)
         self.pool.calls_changed(len(self.sessions))
         log.info("[call_id=%s] call closed", session.call_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from voice_assist.logutil import call_logger
 from voice_assist.runtime.stages import Stages
 
 if TYPE_CHECKING:
-    from voice_assist.runtime.engine import Engine
+    from voice_assist.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,34 @@ _OVERLOAD_EVENT_GAP_MS = 5000
 AckAction = Literal["shown", "dismissed", "followed"]
 
 
+Decoded = Callable[[DecodeRequest, Hypothesis | None, BaseException | None], None]
+
+
+class CallHost(Protocol):
+    """What a call needs of the process that carries it (the :class:`Engine`): the
+    settings, the shared decoder, the live feeds, and word when it is over.  Nothing
+    else of the engine is reached through; this is the seam a multi-process host
+    implements too."""
+
+    settings: Settings
+
+    def submit(self, request: DecodeRequest, done: Decoded) -> None: ...
+
+    def withdraw(self, request: DecodeRequest) -> None: ...
+
+    def drop_call(self, call_id: str) -> None: ...
+
+    def publish(self, event: ev.Event, *, agent_id: str) -> None: ...
+
+    def closed(self, session: CallSession) -> None: ...
+
+
 class CallSession:
     """A call in progress.  Create with :meth:`Engine.open_call`."""
 
     def __init__(
         self,
-        engine: Engine,
+        engine: CallHost,
         *,
         call_id: str,
         agent_id: str,
@@ -137,7 +159,7 @@ class CallSession:
             for ch in ev.CHANNELS:
                 for frame in self._stages.prosody_finish(ch):
                     self._route(frame)
-            self.engine.pool.drop_call(self.call_id)
+            self.engine.drop_call(self.call_id)
             try:
                 await asyncio.wait_for(self._wait_finals(), flush_timeout_s)
             except TimeoutError:
@@ -157,7 +179,7 @@ class CallSession:
             self._drained.set()
             self._final_done.set()
             self._stages.close(reason)
-            self.engine._forget(self)
+            self.engine.closed(self)
 
     async def settle(self) -> None:
         """Wait until every final requested so far is decoded and routed.
@@ -181,9 +203,9 @@ class CallSession:
         for event in result.events:
             self._route(event)
         for request in result.withdrawn:
-            self.engine.pool.withdraw(request)
+            self.engine.withdraw(request)
         for request in result.requests:
-            self.engine.pool.submit(request, self._on_decoded)
+            self.engine.submit(request, self._on_decoded)
 
     def _on_decoded(
         self, request: DecodeRequest, hyp: Hypothesis | None, error: BaseException | None
@@ -233,4 +255,4 @@ class CallSession:
                 sink(event)
             except Exception:
                 self._log.exception("event sink failed")
-        self.engine.bus.publish(event, agent_id=self.agent_id)
+        self.engine.publish(event, agent_id=self.agent_id)

@@ -7,7 +7,7 @@ import collections
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from voice_assist.config import Settings
 from voice_assist.server.auth import IngestKeys
@@ -15,6 +15,7 @@ from voice_assist.server.auth import IngestKeys
 if TYPE_CHECKING:
     from voice_assist.runtime.engine import Engine
     from voice_assist.server.feeds import TranscriptTail
+    from voice_assist.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class ServerContext:
     keys: IngestKeys
     engine: Engine | None = None
     """Set once the model is loaded and warmed; ``None`` while starting."""
-    store: Any = None
+    store: Store | None = None
     tail: TranscriptTail | None = None
     started_wall_s: float = field(default_factory=time.time)
     connections_per_key: collections.Counter[str] = field(default_factory=collections.Counter)

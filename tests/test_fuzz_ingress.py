@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,31 +20,42 @@ from hypothesis import strategies as st
 
 from benchmarks import fuzzing
 
-TALLIES: dict[str, fuzzing.Tally] = collections.defaultdict(fuzzing.Tally)
-
-
-@pytest.mark.parametrize("target", sorted(fuzzing.INGRESS_TARGETS))
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@pytest.mark.parametrize("target", sorted(fuzzing.INGRESS_TARGETS))
+@FUZZ_SETTINGS
 @given(data=st.data(), open_ok=st.booleans())
 def test_ingress_adapter_survives_anything(target: str, data: st.DataObject, open_ok: bool) -> None:
     kind, sequences = fuzzing.INGRESS_TARGETS[target]
     steps = data.draw(sequences, label="steps")
-    fuzzing.drive_ingress(kind, steps, TALLIES[target], open_ok=open_ok)
+    fuzzing.drive_ingress(kind, steps, fuzzing.Tally(), open_ok=open_ok)
 
 
-def test_the_fuzzing_reached_the_adapters() -> None:
-    """Whatever ran above saw rejections of many kinds and opened calls (not only junk)."""
-    if not TALLIES:
-        pytest.skip("run together with test_ingress_adapter_survives_anything")
+def _driver(kind: str, sequences: Any, tally: fuzzing.Tally) -> Any:
+    @settings(FUZZ_SETTINGS, max_examples=60, derandomize=True, database=None)
+    @given(steps=sequences, open_ok=st.booleans())
+    def drive(steps: Any, open_ok: bool) -> None:
+        fuzzing.drive_ingress(kind, steps, tally, open_ok=open_ok)
+
+    return drive
+
+
+def test_the_fuzzing_reaches_the_adapters() -> None:
+    """The generated inputs are rejected in many ways and also open calls (not only
+    junk): a fixed, derandomized run of its own, whatever else ran before."""
+    tallies = {target: fuzzing.Tally() for target in fuzzing.INGRESS_TARGETS}
+    for target, (kind, sequences) in sorted(fuzzing.INGRESS_TARGETS.items()):
+        _driver(kind, sequences, tallies[target])()
     codes = collections.Counter[str]()
-    for tally in TALLIES.values():
+    for tally in tallies.values():
         codes.update(tally.rejections)
     assert len(codes) >= 5, codes
-    assert sum(t.calls_opened for t in TALLIES.values()) > 0
+    assert sum(t.calls_opened for t in tallies.values()) > 0
 
 
 # -- inputs that escaped as crashes before they were fixed, kept as plain examples ----------

@@ -95,7 +95,6 @@ class _Utterance:
     last_partial_sample: int
     last_words: list[str] = field(default_factory=list)
     stable_words: list[str] = field(default_factory=list)
-    finalized: bool = False
     early: DecodeRequest | None = None
     early_result: tuple[Hypothesis | None] | None = None
 
@@ -262,7 +261,6 @@ class LegTranscriber:
         self._utt = None
         self._last_end = sample
         if utt is not None and utt.early is not None and utt.early.end_sample == sample:
-            utt.finalized = True  # the early final is the final
             self._pending_finals[utt.index] = utt.early
             if utt.early_result is not None:
                 out.events.extend(self.on_result(utt.early, utt.early_result[0]))
@@ -301,7 +299,6 @@ class LegTranscriber:
         )
 
     def _request_final(self, utt: _Utterance, end: int, out: FeedResult) -> None:
-        utt.finalized = True
         req = self._request(utt, "final", utt.lead_start, end)
         self._pending_finals[utt.index] = req
         out.requests.append(req)
@@ -351,11 +348,6 @@ class LegTranscriber:
                 events.append(self._final_event(req, hyp))
                 self._context.add(hyp.text)
         return events
-
-    def skip(self, request: DecodeRequest) -> None:
-        """A partial request that was dropped (overload) or a final that can never run."""
-        if request.kind == "final":
-            self.on_result(request, None)
 
     def _on_partial(self, request: DecodeRequest, hyp: Hypothesis | None) -> list[Event]:
         utt = self._utt

@@ -101,15 +101,6 @@ class PhraseLibrary:
                             best, chosen = rank, group
         return chosen
 
-    def all_phrases(self) -> list[str]:
-        """Every suggested phrase and better line (for checks and tests)."""
-        out = [p.phrase for p in self.prompts.values() if p.phrase]
-        for group in (*self.groups, self.default):
-            out.extend(group.phrases)
-        for advice in self.scripts.values():
-            out.extend(advice.better)
-        return out
-
 
 def load_phrases(path: str | Path = DEFAULT_PHRASES_PATH) -> PhraseLibrary:
     """Load and check a phrase file.

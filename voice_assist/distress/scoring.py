@@ -88,11 +88,6 @@ class DistressModel:
     def weights(self) -> np.ndarray:
         return np.array([f.weight for f in self.features], dtype=np.float64)
 
-    def arousal_values(self, features: Mapping[str, float]) -> np.ndarray:
-        """The model's inputs of one window in arousal direction, shape ``(n,)`` (NaN = missing)."""
-        x = np.array([float(features.get(n, math.nan)) for n in self.names], dtype=np.float64)
-        return self.directions * x
-
     def z_scores(self, u: np.ndarray, location: np.ndarray) -> np.ndarray:
         """Clipped z-scores; missing values (NaN) give 0 (no evidence)."""
         z = (np.asarray(u, dtype=np.float64) - location) / self.scales

@@ -225,16 +225,6 @@ def audio_info(path: Path) -> tuple[int, int]:
     return int(info.frames), int(info.channels)
 
 
-def read_archive(path: Path) -> np.ndarray:
-    """All frames of a finished archive, shape ``(n, 2)`` float32 (customer, agent)."""
-    audio_info(path)
-    try:
-        data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise AudioArchiveError(f"audio archive {path.name} is damaged: {exc}") from exc
-    return data
-
-
 def repair_flac(path: Path) -> int:
     """Rewrite an unfinalized FLAC (left by a killed process) from its readable frames.
 

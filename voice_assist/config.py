@@ -324,10 +324,10 @@ def load_settings(
     """
     env = os.environ if env is None else env
     merged: dict[str, dict[str, Any]] = {}
-    _merge(merged, _read_toml(DEFAULT_CONFIG_PATH), str(DEFAULT_CONFIG_PATH))
+    _merge(merged, read_toml(DEFAULT_CONFIG_PATH), str(DEFAULT_CONFIG_PATH))
     user_path = path or env.get("VOICE_ASSIST_CONFIG")
     if user_path:
-        _merge(merged, _read_toml(Path(user_path)), str(user_path))
+        _merge(merged, read_toml(Path(user_path)), str(user_path))
     _merge(merged, _env_values(env), "environment")
     if overrides:
         _merge(merged, {k: dict(v) for k, v in overrides.items()}, "overrides")
@@ -343,14 +343,16 @@ def _section_type(name: str) -> type:
     return typing.cast(type, hints[name])
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file's tables; a missing or invalid file is a :class:`ConfigError` that
+    names ``what`` it is (config file, phrase file, distress lexicon)."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
+        raise ConfigError(f"{what} not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:

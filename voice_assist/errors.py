@@ -9,7 +9,8 @@
     │   ├── UnsupportedAudioError  unknown codec/encoding/sample rate
     │   └── CorruptAudioError      empty, truncated or undecodable file / frame
     ├── ProtocolError              a client broke a wire protocol (bad JSON, wrong order, bad sizes)
-    ├── AuthError                  missing, expired, forged or misplaced credentials
+    ├── AuthError                  missing, expired or forged credentials (401)
+    │   └── ForbiddenError         a valid credential whose role may not do this (403)
     ├── OverloadError              the server refuses new work on purpose (load shedding)
     └── StoreError                 the call store or audio archive cannot be used
         └── CallNotFoundError      no stored call with that id
@@ -52,7 +53,11 @@ class ProtocolError(VoiceAssistError):
 
 
 class AuthError(VoiceAssistError):
-    pass
+    """Not authenticated: no, a malformed, a forged or an expired credential (HTTP 401)."""
+
+
+class ForbiddenError(AuthError):
+    """Authenticated, but this credential's role may not do this (HTTP 403)."""
 
 
 class OverloadError(VoiceAssistError):

@@ -8,13 +8,13 @@ each script nudge.  Its header comment describes the layout.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voice_assist.coach.script_lines import SCRIPT_KINDS, ScriptKind
+from voice_assist.config import read_toml
 from voice_assist.errors import ConfigError
 
 DEFAULT_PHRASES_PATH = Path(__file__).resolve().parent.parent / "data" / "coach_phrases.toml"
@@ -112,14 +112,7 @@ def load_phrases(path: str | Path = DEFAULT_PHRASES_PATH) -> PhraseLibrary:
         unknown key, a wrong type or no phrases.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"phrase file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"phrase file {path} is not valid TOML: {exc}") from exc
-    return parse_phrases(data, origin=str(path))
+    return parse_phrases(read_toml(path, "phrase file"), origin=str(path))
 
 
 def parse_phrases(data: Mapping[str, Any], *, origin: str = "phrases") -> PhraseLibrary:

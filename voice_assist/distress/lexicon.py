@@ -12,11 +12,11 @@ the file's ``[contractions]`` table expanded ("i've" -> "i have").
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voice_assist.config import read_toml
 from voice_assist.errors import ConfigError
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
@@ -109,14 +109,7 @@ def load_lexicon(path: str | Path) -> Lexicon:
         Missing file, invalid TOML, or a category without ``cause``/``weight``/``phrases``.
     """
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"distress lexicon not found: {p}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"distress lexicon {p} is not valid TOML: {exc}") from exc
-    return lexicon_from_dict(data, origin=str(p))
+    return lexicon_from_dict(read_toml(p, "distress lexicon"), origin=str(p))
 
 
 def lexicon_from_dict(data: Mapping[str, object], *, origin: str = "lexicon") -> Lexicon:

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from voice_assist.config import Settings
-from voice_assist.errors import AuthError, VoiceAssistError
+from voice_assist.errors import AuthError, ForbiddenError, VoiceAssistError
 from voice_assist.server import auth
 from voice_assist.server.audiohook import AudioHookProtocol
 from voice_assist.server.context import ServerContext
@@ -208,7 +208,7 @@ def _claims(ctx: ServerContext, conn: HTTPConnection, role: auth.Role | None) ->
 
 
 def _status_for(exc: AuthError) -> int:
-    return 403 if "not allowed" in str(exc) else 401
+    return 403 if isinstance(exc, ForbiddenError) else 401
 
 
 def _page(

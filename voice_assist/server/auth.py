@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from voice_assist.errors import AuthError
+from voice_assist.errors import AuthError, ForbiddenError
 
 Role = Literal["agent", "supervisor"]
 ROLES: tuple[Role, ...] = ("agent", "supervisor")
@@ -124,7 +124,7 @@ def verify_token(
     if now >= exp:
         raise AuthError("token expired")
     if role is not None and token_role != role:
-        raise AuthError(f"token role {token_role!r} not allowed here")
+        raise ForbiddenError(f"token role {token_role!r} not allowed here")
     return TokenClaims(
         role=token_role,
         agent_id=agent_id if token_role == "agent" else None,

@@ -13,8 +13,9 @@ import pytest
 from conftest import DATA
 
 from voice_assist import events as ev
+from voice_assist.asr.admission import DecoderLoad
 from voice_assist.asr.decoder import Hypothesis
-from voice_assist.asr.pool import ADMIT_MIN_CALL_S, DecodePool, DecoderLoad
+from voice_assist.asr.pool import ADMIT_MIN_CALL_S, DecodePool
 from voice_assist.asr.stream import DecodeRequest
 from voice_assist.audio.files import load_legs
 from voice_assist.config import Settings

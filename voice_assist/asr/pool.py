@@ -47,13 +47,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
+from voice_assist.asr.admission import Admission, Clock, DecoderLoad
 from voice_assist.asr.decoder import Decoder, Hypothesis
 from voice_assist.asr.stream import DecodeRequest
 
@@ -61,12 +60,8 @@ log = logging.getLogger(__name__)
 
 DecodeFn = Callable[[DecodeRequest], Hypothesis]
 Done = Callable[[DecodeRequest, Hypothesis | None, BaseException | None], None]
-Clock = Callable[[], float]
-
 ADMIT_MIN_CALL_S = 20.0
 """Call-seconds the window must hold before the per-call cost counts as measured."""
-ADMIT_MIN_FINALS = 3
-"""Final waits the window must hold before their percentile is used."""
 COST_SMOOTHING = 0.2
 """Weight of the newest decode in the running mean decode time of its kind."""
 PARTIAL_COST_GUESS = 0.5
@@ -85,129 +80,6 @@ class PoolStats:
     final_wait_s: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=512)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """The pool's answer to "may one more call start?", with the figures behind it.
-
-    ``reason`` is empty when admitted, else one sentence for the refused client.
-    Times in seconds; ``call_cost`` in decoder seconds per second of one call;
-    ``capacity_calls`` is the number of calls the measured cost allows at the
-    utilisation limit (``None`` until measured or when the rule is off).
-    """
-
-    admit: bool
-    reason: str
-    live_calls: int
-    utilization: float
-    call_cost: float | None
-    projected_utilization: float | None
-    final_wait_p90_s: float | None
-    capacity_calls: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, float):
-                out[key] = round(value, 4)
-        return out
-
-
-@dataclass(slots=True)
-class _Bucket:
-    demand_s: float = 0.0
-    busy_s: float = 0.0
-    call_s: float = 0.0
-
-
-class DecoderLoad:
-    """Decoder demand, busy time, call-seconds and final waits over a sliding window.
-
-    Kept in one-second buckets (at most ``window_s + 1`` of them) plus the window's
-    final waits, so memory is bounded whatever the load.  ``clock`` is injectable for
-    tests.
-    """
-
-    def __init__(self, *, window_s: float = 30.0, clock: Clock = time.monotonic) -> None:
-        self.window_s = max(1.0, window_s)
-        self._clock = clock
-        self._buckets: dict[int, _Bucket] = {}
-        self._waits: collections.deque[tuple[float, float]] = collections.deque()
-        self._calls = 0
-        self._calls_since = clock()
-        self.started = clock()
-
-    def reset(self) -> None:
-        """Forget everything measured (the warm-up decode is no call's demand)."""
-        self._buckets.clear()
-        self._waits.clear()
-        self._calls_since = self.started = self._clock()
-
-    # -- recording ---------------------------------------------------------------------
-    def _bucket(self, t: float) -> _Bucket:
-        second = math.floor(t)
-        bucket = self._buckets.get(second)
-        if bucket is None:
-            bucket = self._buckets[second] = _Bucket()
-            self._trim(self._clock())
-        return bucket
-
-    def _trim(self, now: float) -> None:
-        oldest = now - self.window_s
-        for second in [s for s in self._buckets if s + 1 <= oldest]:
-            del self._buckets[second]
-        while self._waits and self._waits[0][0] <= oldest:
-            self._waits.popleft()
-
-    def add_demand(self, seconds: float) -> None:
-        self._bucket(self._clock()).demand_s += seconds
-
-    def add_busy(self, seconds: float) -> None:
-        self._bucket(self._clock()).busy_s += seconds
-
-    def add_final_wait(self, seconds: float) -> None:
-        now = self._clock()
-        self._trim(now)
-        self._waits.append((now, seconds))
-
-    def set_calls(self, live_calls: int) -> None:
-        """The number of live calls changed: close the call-seconds of the old number."""
-        self._accrue_calls(self._clock())
-        self._calls = live_calls
-
-    def _accrue_calls(self, now: float) -> None:
-        # spread the call-seconds since the last change over the buckets they fall in
-        t = max(self._calls_since, now - self.window_s)
-        while t < now and self._calls:
-            end = min(now, math.floor(t) + 1.0)
-            self._bucket(t).call_s += self._calls * (end - t)
-            t = end
-        self._calls_since = now
-
-    # -- reading -----------------------------------------------------------------------
-    def span_s(self) -> float:
-        """Seconds the window covers so far (less than ``window_s`` just after a reset)."""
-        return min(self.window_s, max(1e-9, self._clock() - self.started))
-
-    def totals(self) -> tuple[float, float, float]:
-        """``(demand_s, busy_s, call_s)`` over the window."""
-        now = self._clock()
-        self._accrue_calls(now)
-        self._trim(now)
-        demand = sum(b.demand_s for b in self._buckets.values())
-        busy = sum(b.busy_s for b in self._buckets.values())
-        calls = sum(b.call_s for b in self._buckets.values())
-        return demand, busy, calls
-
-    def final_wait_p90_s(self) -> float | None:
-        """90th percentile of the window's final waits (``None`` with too few finals)."""
-        self._trim(self._clock())
-        waits = [w for _, w in self._waits]
-        if len(waits) < ADMIT_MIN_FINALS:
-            return None
-        waits.sort()
-        return waits[min(len(waits) - 1, math.ceil(0.9 * len(waits)) - 1)]
 
 
 @dataclass(slots=True, eq=False)  # identity: jobs hold audio arrays, never compared by value
@@ -236,6 +108,7 @@ class DecodePool:
         self.max_queue_s = max_queue_s
         self.admit_max_utilization = admit_max_utilization
         self.admit_max_final_wait_s = admit_max_final_wait_s
+        self._clock = clock
         self.load = DecoderLoad(window_s=admit_window_s, clock=clock)
         self._cost_s: dict[str, float] = {}
         """Running mean decode time per kind (``partial``, ``final``, ``final_narrow``)."""
@@ -288,7 +161,7 @@ class DecodePool:
     # ------------------------------------------------------------- submission
     def submit(self, request: DecodeRequest, done: Done) -> None:
         """Queue a decode; ``done(request, hypothesis, error)`` runs on the event loop."""
-        job = _Job(request, done, time.monotonic())
+        job = _Job(request, done, self._clock())
         self.load.add_demand(self.demand_s(request))
         if request.kind == "final":
             self._finals.append(job)
@@ -330,7 +203,7 @@ class DecodePool:
     def oldest_final_wait_s(self) -> float:
         if not self._finals:
             return 0.0
-        return time.monotonic() - self._finals[0].queued_at
+        return self._clock() - self._finals[0].queued_at
 
     def backlog_s(self) -> float:
         """Seconds of audio waiting to be decoded as finals."""
@@ -452,7 +325,7 @@ class DecodePool:
             if job.request.kind == "partial" and self.overloaded():
                 self._shed(job)
                 continue
-            started = time.monotonic()
+            started = self._clock()
             request = job.request
             if request.kind == "final":
                 self.stats.final_wait_s.append(started - job.queued_at)
@@ -473,7 +346,7 @@ class DecodePool:
                     job.request.call_id,
                     job.request.channel,
                 )
-            took = time.monotonic() - started
+            took = self._clock() - started
             self.stats.busy_s += took
             self.load.add_busy(took)
             if error is None:

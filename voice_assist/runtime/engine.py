@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voice_assist import events as ev
+from voice_assist.asr.admission import Admission
 from voice_assist.asr.decoder import Decoder, Hypothesis
 from voice_assist.asr.model import load_model
-from voice_assist.asr.pool import Admission, DecodePool
+from voice_assist.asr.pool import DecodePool
 from voice_assist.asr.stream import DecodeRequest
 from voice_assist.config import Settings
 from voice_assist.errors import OverloadError

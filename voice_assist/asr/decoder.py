@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voice_assist.asr.context import suspect_prompted
+from voice_assist.asr.whisper_api import WhisperApi
 from voice_assist.config import AsrOptions
 from voice_assist.errors import ConfigError
 
@@ -134,8 +135,6 @@ class Decoder:
 
     def __init__(self, model: WhisperModel, options: AsrOptions) -> None:
         import ctranslate2
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
 
         temperatures = options.final_temperatures
         if not temperatures or any(not 0.0 <= t <= 1.0 for t in temperatures):
@@ -145,55 +144,26 @@ class Decoder:
         ctranslate2.set_random_seed(options.decode_seed)
         self._model = model
         self.options = options
-        language = None if options.language == "auto" else options.language
-        self._tokenizer_args: dict[str, Any] = {
-            "task": "transcribe",
-            "language": language or "en",
-        }
-        self._tokenizer_cls = Tokenizer
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, **self._tokenizer_args
-        )
-        base = dict(
-            beam_size=options.beam_size,
-            best_of=1,
-            patience=1.0,
-            length_penalty=1.0,
-            repetition_penalty=1.0,
-            no_repeat_ngram_size=0,
+        self._api = WhisperApi(model, None if options.language == "auto" else options.language)
+        common = dict(
             log_prob_threshold=options.log_prob_threshold,
             no_speech_threshold=options.no_speech_threshold,
             compression_ratio_threshold=options.compression_ratio_threshold,
-            condition_on_previous_text=False,
-            prompt_reset_on_temperature=0.5,
-            temperatures=list(options.final_temperatures),
-            initial_prompt=None,
-            prefix=None,
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-            # Timestamp tokens, as Whisper was trained: without them it runs on past the
-            # speech into the padded window ("Thank you.", "Bye. Bye.") and the loop
-            # guards then force slow temperature fallbacks (measured: 6x slower).
-            without_timestamps=False,
-            max_initial_timestamp=1.0,
-            word_timestamps=False,
-            prepend_punctuations="\"'“¿([{-",
-            append_punctuations="\"'.。,，!！?？:：”)]}、",
-            multilingual=language is None and model.model.is_multilingual,
-            max_new_tokens=None,
-            clip_timestamps="0",
-            hallucination_silence_threshold=None,
-            hotwords=None,
         )
         # partials are replaced a second later: never worth a temperature fallback
-        self._opts_partial = TranscriptionOptions(**{**base, "temperatures": [0.0]})  # type: ignore[arg-type]
-        self._opts_final = TranscriptionOptions(
-            **{  # type: ignore[arg-type]
-                **base,
-                "word_timestamps": True,
-                "beam_size": options.final_beam_size,
-                "max_initial_timestamp": 1.0 + options.final_lead_in_ms / 1000,
-            }
+        self._opts_partial = self._api.options(
+            beam_size=options.beam_size,
+            temperatures=[0.0],
+            word_timestamps=False,
+            max_initial_timestamp=1.0,
+            **common,
+        )
+        self._opts_final = self._api.options(
+            beam_size=options.final_beam_size,
+            temperatures=list(temperatures),
+            word_timestamps=True,
+            max_initial_timestamp=1.0 + options.final_lead_in_ms / 1000,
+            **common,
         )
         self._opts_final_narrow = replace(self._opts_final, beam_size=options.beam_size)
         self._local = threading.local()
@@ -201,9 +171,7 @@ class Decoder:
     def _tokenizer(self) -> Any:
         tok = getattr(self._local, "tokenizer", None)
         if tok is None:  # the tokenizer keeps per-call state (detected language): one per thread
-            tok = self._tokenizer_cls(
-                self._model.hf_tokenizer, self._model.model.is_multilingual, **self._tokenizer_args
-            )
+            tok = self._api.new_tokenizer()
             self._local.tokenizer = tok
         return tok
 
@@ -226,12 +194,11 @@ class Decoder:
         window_s = frames / _FRAMES_PER_S
         if rms_dbfs(audio) < self.options.min_rms_dbfs:
             return Hypothesis("", (), 0.0, 1.0, 0.0, window_s, rejected="quiet")
-        model = self._model
-        features = model.feature_extractor(audio)
+        features = self._api.features(audio)
         padded = np.zeros((features.shape[0], frames), dtype=np.float32)
         n = min(frames, features.shape[1])
         padded[:, :n] = features[:, :n]
-        encoder_output = model.encode(padded)
+        encoder_output = self._api.encode(padded)
         content_frames = min(frames, features.shape[1])
         if not words:
             return self._generate(encoder_output, content_frames, self._opts_partial, "", window_s)
@@ -295,17 +262,11 @@ class Decoder:
         trailing pad, which is where "Thank you." and "You" come from.  One utterance
         is one window here; its text ends at the model's last timestamp.
         """
-        model = self._model
         tokenizer = self._tokenizer()
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-        sequence = model.get_prompt(tokenizer, previous[-(model.max_length // 2 - 1) :])
-        result, avg_logprob, _temperature, compression = model.generate_with_fallback(
-            encoder_output, sequence, tokenizer, options
-        )
+        window = self._api.decode_window(encoder_output, tokenizer, previous, options)
         duration_s = content_frames / _FRAMES_PER_S
-        segments, seek, _single = model._split_segments_by_timestamps(  # noqa: SLF001
-            tokenizer, result.sequences_ids[0], 0.0, content_frames, duration_s, 0
-        )
+        segments, seek = self._api.segments(tokenizer, window.tokens, content_frames, duration_s)
         stopped_s = seek / _FRAMES_PER_S if seek < content_frames else None
         segments = [seg for seg in segments if any(t < tokenizer.eot for t in seg["tokens"])]
         texts = [
@@ -316,21 +277,14 @@ class Decoder:
         segments = [seg for seg, keep in zip(segments, real, strict=True) if keep]
         text = "".join(t for t, keep in zip(texts, real, strict=True) if keep).strip()
         if options.word_timestamps and segments:
-            model.add_word_timestamps(
-                [segments],
-                tokenizer,
-                encoder_output,
-                content_frames,
-                options.prepend_punctuations,
-                options.append_punctuations,
-                last_speech_timestamp=0.0,
-            )
+            self._api.add_word_times(segments, tokenizer, encoder_output, content_frames)
         out_words = [
             DecodedWord(w["word"].strip(), w["start"], w["end"], w["probability"])
             for seg in segments
             for w in seg.get("words", ())
         ]
-        no_speech = float(result.no_speech_prob)
+        avg_logprob, compression = window.avg_logprob, window.compression_ratio
+        no_speech = window.no_speech_prob
         rejected = None
         if not text:
             rejected = "empty"

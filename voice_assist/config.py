@@ -39,8 +39,8 @@ class ModelOptions:
     cpu_threads: int = 1
     """Threads of each decode worker."""
     workers: int = 2
-    """Decode workers sharing the model: a final need not wait behind a running partial
-    (2 x 1 thread on 2 cores: live final lag p95 707 ms; 1 x 2 threads: 1097 ms)."""
+    """Decode workers sharing the model: with two, a final need not wait behind a
+    running partial (docs/measurements.md compares 2 x 1 thread with 1 x 2)."""
     allow_download: bool = False
     """Only a hub model name may download, and only when this is true."""
 
@@ -55,8 +55,8 @@ class AsrOptions:
     final_beam_size: int = 1
     """Beam width of final decodes (one per utterance), used while nothing else waits for
     the decoder; with a queue a final takes ``beam_size`` (see :mod:`voice_assist.asr.pool`).
-    5, faster-whisper's offline default, is worth it where decoding is cheap (a GPU); on
-    2 CPU cores it measured more accurate but past the live budget (README)."""
+    5, faster-whisper's offline default, is worth it where decoding is cheap (a GPU);
+    on a small CPU it is more accurate but too slow for the live budget."""
     context_max_words: int = 0
     """Finals are prompted with this many words of the call's earlier finals, both legs
     (Whisper's "previous text"); 0, the default, turns the conversation context off."""
@@ -75,9 +75,8 @@ class AsrOptions:
     speech_pad_ms: int = 200
     final_lead_in_ms: int = 1000
     """Finals decode from this much before the utterance's start (never before the
-    previous utterance's end), so that speech onsets the VAD scored low reach Whisper.
-    Measured (README): 1000 ms took 2 WER points off real English and the synthetic
-    call; 2000 ms broke a synthetic-call final."""
+    previous utterance's end), so that speech onsets the VAD scored low reach Whisper
+    (docs/streaming.md)."""
     partial_interval_ms: int = 1000
     min_partial_audio_ms: int = 600
     max_utterance_ms: int = 25000
@@ -85,9 +84,9 @@ class AsrOptions:
     """Encoder window floor: shorter windows make Whisper hallucinate."""
     final_min_window_ms: int = 10000
     """Encoder window floor of finals.  30000 (Whisper's training window, what offline
-    ``transcribe()`` uses) measured 1-3 WER points better, but on 2 CPU cores it put the
-    live final lag past its budget (README); the setting for a GPU.  A final decoded
-    while other work waits takes ``min_window_ms`` (see :mod:`voice_assist.asr.pool`)."""
+    ``transcribe()`` uses) is more accurate and the setting for a GPU; on a CPU it costs
+    more encoder time than the live budget leaves.  A final decoded while other work
+    waits takes ``min_window_ms`` (see :mod:`voice_assist.asr.pool`)."""
     window_step_ms: int = 5000
     """Encoder windows are rounded up to a multiple of this (fewer distinct shapes)."""
     final_temperatures: tuple[float, ...] = (0.0,)
@@ -255,7 +254,8 @@ class ServerOptions:
     ws_ping_timeout_s: float = 20.0
     """... and a client that does not answer one within this long is disconnected."""
     max_calls: int = 0
-    """Refuse new calls beyond this many (0 = derive from measured capacity, see README)."""
+    """Refuse new calls beyond this many (0: no fixed cap; the measured admission rule
+    of :meth:`voice_assist.asr.pool.DecodePool.admission` applies either way)."""
     send_queue_max: int = 256
     """Per-subscriber outgoing queue; a consumer that falls this far behind is dropped."""
     twilio_track_map: tuple[str, ...] = ("customer", "agent")

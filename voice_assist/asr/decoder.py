@@ -4,10 +4,10 @@ Whisper's encoder cost grows with the window it is given, and CTranslate2 accept
 windows shorter than the 30 s the model was trained on.  The window is the utterance
 rounded up to ``window_step_ms``, with a floor: ``min_window_ms`` (10 s) for partials,
 at about a seventh of the 30 s encoder cost, and ``final_min_window_ms`` for finals.
-Shorter windows cost accuracy: 30 s finals (Whisper's training window, and what
-``transcribe()`` uses) measured 1-3 WER points closer to offline than 10 s ones, at
-0.7 s a final instead of 0.3 s, which on 2 CPU cores put the live final lag past its
-budget; so finals default to 10 s on CPU (README "Measured figures").  Decoding uses
+Shorter windows cost some accuracy against Whisper's 30 s training window (what
+``transcribe()`` uses), and a 30 s window costs about twice the encoder time, which
+a CPU cannot spare within the live budget; so finals default to 10 s on CPU and to
+30 s on a GPU (docs/streaming.md has the measurements).  Decoding uses
 timestamp tokens, which end the text where the speech ends, and one decode is one
 window (see :meth:`Decoder._generate`), unless the model stops short of a final's
 audio and asks for a next window (:meth:`Decoder._continue`).  Segments that cannot
@@ -220,7 +220,7 @@ class Decoder:
 
         Whisper may close a segment and end its output with the next segment's start
         timestamp: "go on in the next window".  faster-whisper's loop does; a single
-        window here would lose the rest (a 13.8 s sonnet line lost its last 8 words).
+        window here would lose the rest of a long sentence.
         Not within ``CONTINUE_MIN_S`` of the end: that is the trailing pad, where a
         fresh window makes "Thank you." out of nothing.  At most ``MAX_CONTINUATIONS``
         more windows, each starting further on.

@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -478,74 +478,101 @@ class StoreWriter:
                 "body": dumps(body),
             },
         )
+        handler = _ROW_HANDLERS.get(type(e))
+        if handler is not None:
+            handler(self, st, e, body, ops)
+
+    # -- one handler per event type with rows of its own beyond ``events`` ----------------
+
+    def _on_transcript(
+        self, st: _CallState, e: ev.TranscriptEvent, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        if e.is_final:
+            self._utterance(st, e, body, ops)
+
+    def _on_distress(
+        self, st: _CallState, e: ev.DistressUpdate, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        st.timeline.add_distress(e, ops)
+        if math.isfinite(e.score) and (st.max_distress is None or e.score > st.max_distress):
+            st.max_distress = e.score
+
+    def _on_episode(
+        self, st: _CallState, e: ev.DistressEpisode, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        t = schema.episodes
         cid = st.call_id
-        if isinstance(e, ev.TranscriptEvent):
-            if e.is_final:
-                self._utterance(st, e, body, ops)
-        elif isinstance(e, ev.DistressUpdate):
-            st.timeline.add_distress(e, ops)
-            if math.isfinite(e.score) and (st.max_distress is None or e.score > st.max_distress):
-                st.max_distress = e.score
-        elif isinstance(e, ev.DistressEpisode):
-            t = schema.episodes
-            cause = dumps(list(e.cause))
-            if e.episode_id not in st.episodes:
-                st.episodes.add(e.episode_id)
-                ops.insert(t, {
-                    "call_id": cid, "episode_id": e.episode_id, "start_ms": e.t_ms,
-                    "end_ms": e.t_ms if e.state == "end" else None, "peak": e.peak,
-                    "cause": cause,
-                })  # fmt: skip
-            else:
-                values: dict[str, Any] = {"peak": e.peak, "cause": cause}
-                if e.state == "end":
-                    values["end_ms"] = e.t_ms
-                ops.execute(
-                    sa.update(t)
-                    .where(t.c.call_id == cid, t.c.episode_id == e.episode_id)
-                    .values(**values)
-                )
-        elif isinstance(e, ev.Prompt):
-            if e.prompt_id not in st.prompts:
-                st.prompts.add(e.prompt_id)
-                ops.insert(schema.prompts, {
-                    "call_id": cid, "prompt_id": e.prompt_id, "t_ms": e.t_ms, "kind": e.kind,
-                    "severity": e.severity, "text": e.text,
-                    "suggested_phrase": e.suggested_phrase,
-                    "evidence": dumps(body.get("evidence", {})), "ttl_ms": e.ttl_ms,
-                    "episode_id": e.episode_id,
-                })  # fmt: skip
-        elif isinstance(e, ev.PromptAck):
-            t = schema.prompts
-            where = sa.update(t).where(t.c.call_id == cid, t.c.prompt_id == e.prompt_id)
-            if e.action == "shown":
-                ops.execute(where.where(t.c.shown_ms.is_(None)).values(shown_ms=e.t_ms))
-            else:
-                ops.execute(
-                    where.where(t.c.ack_ms.is_(None)).values(ack_action=e.action, ack_ms=e.t_ms)
-                )
-        elif isinstance(e, ev.PromptClear):
-            t = schema.prompts
+        cause = dumps(list(e.cause))
+        if e.episode_id not in st.episodes:
+            st.episodes.add(e.episode_id)
+            ops.insert(t, {
+                "call_id": cid, "episode_id": e.episode_id, "start_ms": e.t_ms,
+                "end_ms": e.t_ms if e.state == "end" else None, "peak": e.peak,
+                "cause": cause,
+            })  # fmt: skip
+            return
+        values: dict[str, Any] = {"peak": e.peak, "cause": cause}
+        if e.state == "end":
+            values["end_ms"] = e.t_ms
+        ops.execute(
+            sa.update(t).where(t.c.call_id == cid, t.c.episode_id == e.episode_id).values(**values)
+        )
+
+    def _on_prompt(self, st: _CallState, e: ev.Prompt, body: dict[str, Any], ops: _Ops) -> None:
+        if e.prompt_id in st.prompts:
+            return
+        st.prompts.add(e.prompt_id)
+        ops.insert(schema.prompts, {
+            "call_id": st.call_id, "prompt_id": e.prompt_id, "t_ms": e.t_ms, "kind": e.kind,
+            "severity": e.severity, "text": e.text, "suggested_phrase": e.suggested_phrase,
+            "evidence": dumps(body.get("evidence", {})), "ttl_ms": e.ttl_ms,
+            "episode_id": e.episode_id,
+        })  # fmt: skip
+
+    def _on_prompt_ack(
+        self, st: _CallState, e: ev.PromptAck, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        t = schema.prompts
+        where = sa.update(t).where(t.c.call_id == st.call_id, t.c.prompt_id == e.prompt_id)
+        if e.action == "shown":
+            ops.execute(where.where(t.c.shown_ms.is_(None)).values(shown_ms=e.t_ms))
+        else:
             ops.execute(
-                sa.update(t)
-                .where(t.c.call_id == cid, t.c.prompt_id == e.prompt_id, t.c.cleared_ms.is_(None))
-                .values(cleared_ms=e.t_ms, clear_reason=e.reason)
+                where.where(t.c.ack_ms.is_(None)).values(ack_action=e.action, ack_ms=e.t_ms)
             )
-        elif isinstance(e, ev.EmpathyScore):
-            t = schema.empathy
-            values = {
-                "t_ms": e.t_ms,
-                "episodes": e.episodes,
-                "acknowledged": e.acknowledged,
-                "ack_latency_ms": dumps(list(e.ack_latency_ms)),
-            }
-            if st.has_empathy:
-                ops.execute(sa.update(t).where(t.c.call_id == cid).values(**values))
-            else:
-                st.has_empathy = True
-                ops.insert(t, {"call_id": cid, **values})
-        elif isinstance(e, ev.CallEnded):
-            st.ended_duration_ms = e.duration_ms
+
+    def _on_prompt_clear(
+        self, st: _CallState, e: ev.PromptClear, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        t = schema.prompts
+        ops.execute(
+            sa.update(t)
+            .where(
+                t.c.call_id == st.call_id, t.c.prompt_id == e.prompt_id, t.c.cleared_ms.is_(None)
+            )
+            .values(cleared_ms=e.t_ms, clear_reason=e.reason)
+        )
+
+    def _on_empathy(
+        self, st: _CallState, e: ev.EmpathyScore, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        t = schema.empathy
+        values = {
+            "t_ms": e.t_ms,
+            "episodes": e.episodes,
+            "acknowledged": e.acknowledged,
+            "ack_latency_ms": dumps(list(e.ack_latency_ms)),
+        }
+        if st.has_empathy:
+            ops.execute(sa.update(t).where(t.c.call_id == st.call_id).values(**values))
+        else:
+            st.has_empathy = True
+            ops.insert(t, {"call_id": st.call_id, **values})
+
+    def _on_call_ended(
+        self, st: _CallState, e: ev.CallEnded, body: dict[str, Any], ops: _Ops
+    ) -> None:
+        st.ended_duration_ms = e.duration_ms
 
     def _utterance(
         self, st: _CallState, e: ev.TranscriptEvent, body: dict[str, Any], ops: _Ops
@@ -684,6 +711,20 @@ class StoreWriter:
                     ])  # fmt: skip
         except sa.exc.SQLAlchemyError as exc:
             log.error("store: cannot record the audio repair of %s: %s", call_id, exc)
+
+
+RowHandler = Callable[[StoreWriter, _CallState, Any, dict[str, Any], _Ops], None]
+_ROW_HANDLERS: dict[type, RowHandler] = {
+    ev.TranscriptEvent: StoreWriter._on_transcript,
+    ev.DistressUpdate: StoreWriter._on_distress,
+    ev.DistressEpisode: StoreWriter._on_episode,
+    ev.Prompt: StoreWriter._on_prompt,
+    ev.PromptAck: StoreWriter._on_prompt_ack,
+    ev.PromptClear: StoreWriter._on_prompt_clear,
+    ev.EmpathyScore: StoreWriter._on_empathy,
+    ev.CallEnded: StoreWriter._on_call_ended,
+}
+"""Event types that write rows of their own besides the ``events`` row every event gets."""
 
 
 def mark_stale_calls(engine: sa.Engine, *, stale_s: float, exclude: set[str]) -> list[str]:

@@ -134,28 +134,75 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
-def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list[BaseRoute]:
-    """The call-store routes, bound to ``store`` and guarded by ``require_supervisor``."""
+async def _authorize(check: SupervisorCheck, conn: HTTPConnection) -> JSONResponse | None:
+    """None when ``check`` lets ``conn`` through, else the JSON refusal (401 or 403)."""
+    try:
+        result = check(conn)
+        if inspect.isawaitable(result):
+            await result
+    except AuthError as exc:
+        return error(401, "unauthorized", str(exc) or "a supervisor token is required")
+    except HTTPException as exc:
+        code = "forbidden" if exc.status_code == 403 else "unauthorized"
+        return error(exc.status_code, code, str(exc.detail))
+    return None
 
-    async def authorize(conn: HTTPConnection) -> JSONResponse | None:
-        try:
-            result = require_supervisor(conn)
-            if inspect.isawaitable(result):
-                await result
-        except AuthError as exc:
-            return error(401, "unauthorized", str(exc) or "a supervisor token is required")
-        except HTTPException as exc:
-            code = "forbidden" if exc.status_code == 403 else "unauthorized"
-            return error(exc.status_code, code, str(exc.detail))
-        return None
 
-    def call_id_of(request: HTTPConnection) -> str:
-        return str(request.path_params["call_id"])
+def _call_id(conn: HTTPConnection) -> str:
+    return str(conn.path_params["call_id"])
 
-    async def guarded(
-        request: Request, work: Callable[[], Any], render: Callable[[Any], Response]
+
+def _list_query(store: StoreReader, request: Request) -> Any:
+    q = request.query_params
+    since = q.get("since") or q.get("from")
+    until = q.get("until") or q.get("to")
+    return store.list_calls(
+        agent_id=q.get("agent") or None,
+        since_ms=parse_time_ms(since) if since else None,
+        until_ms=parse_time_ms(until, end=True) if until else None,
+        min_distress=_float_param(request, "min_distress"),
+        max_distress=_float_param(request, "max_distress"),
+        status=q.get("status") or None,
+        limit=_int_param(request, "limit", 50, 1, 500),
+        offset=_int_param(request, "offset", 0, 0, 10**9),
+    )
+
+
+def _call_detail(store: StoreReader, call_id: str) -> dict[str, Any]:
+    call = store.get_call(call_id)
+    return {
+        "call": call.to_json(),
+        "transcript": store.transcript(call_id),
+        "timeline": store.timeline(call_id),
+        "episodes": store.episodes(call_id),
+        "prompts": store.prompts(call_id),
+        "empathy": store.empathy(call_id),
+        "audio_url": f"/api/calls/{call_id}/audio",
+    }
+
+
+def _compact_json(data: dict[str, Any]) -> Response:
+    body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, media_type="application/json")
+
+
+class CallEndpoints:
+    """The stored-call HTTP endpoints, bound to one store and one supervisor check.
+
+    Each endpoint authorizes, runs its store query on a worker thread (the store is
+    synchronous) and renders the result; :meth:`_guarded` maps the failures to the
+    JSON errors of the module docstring in one place.
+    """
+
+    def __init__(self, store: StoreReader, check: SupervisorCheck) -> None:
+        self.store = store
+        self.check = check
+        self._page_html = (WEB_DIR / "replay.html").read_text(encoding="utf-8")
+
+    async def _guarded(
+        self, request: Request, work: Callable[[], Any], render: Callable[[Any], Response]
     ) -> Response:
-        denied = await authorize(request)
+        denied = await _authorize(self.check, request)
         if denied is not None:
             return denied
         try:
@@ -166,43 +213,19 @@ def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list
             return _store_error_response(exc)
         return render(result)
 
-    async def list_calls(request: Request) -> Response:
-        def work() -> Any:
-            q = request.query_params
-            since = q.get("since") or q.get("from")
-            until = q.get("until") or q.get("to")
-            return store.list_calls(
-                agent_id=q.get("agent") or None,
-                since_ms=parse_time_ms(since) if since else None,
-                until_ms=parse_time_ms(until, end=True) if until else None,
-                min_distress=_float_param(request, "min_distress"),
-                max_distress=_float_param(request, "max_distress"),
-                status=q.get("status") or None,
-                limit=_int_param(request, "limit", 50, 1, 500),
-                offset=_int_param(request, "offset", 0, 0, 10**9),
-            )
+    async def list_calls(self, request: Request) -> Response:
+        return await self._guarded(
+            request,
+            lambda: _list_query(self.store, request),
+            lambda page: JSONResponse(page.to_json()),
+        )
 
-        return await guarded(request, work, lambda page: JSONResponse(page.to_json()))
+    async def call_detail(self, request: Request) -> Response:
+        call_id = _call_id(request)
+        return await self._guarded(request, lambda: _call_detail(self.store, call_id), JSONResponse)
 
-    async def call_detail(request: Request) -> Response:
-        call_id = call_id_of(request)
-
-        def work() -> dict[str, Any]:
-            call = store.get_call(call_id)
-            return {
-                "call": call.to_json(),
-                "transcript": store.transcript(call_id),
-                "timeline": store.timeline(call_id),
-                "episodes": store.episodes(call_id),
-                "prompts": store.prompts(call_id),
-                "empathy": store.empathy(call_id),
-                "audio_url": f"/api/calls/{call_id}/audio",
-            }
-
-        return await guarded(request, work, JSONResponse)
-
-    async def call_audio(request: Request) -> Response:
-        call_id = call_id_of(request)
+    async def call_audio(self, request: Request) -> Response:
+        call_id = _call_id(request)
 
         def render(path: Path) -> Response:
             return FileResponse(
@@ -212,92 +235,108 @@ def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list
                 content_disposition_type="inline",
             )
 
-        return await guarded(request, lambda: store.audio_path(call_id), render)
+        return await self._guarded(request, lambda: self.store.audio_path(call_id), render)
 
-    async def call_replay_data(request: Request) -> Response:
-        call_id = call_id_of(request)
+    async def call_replay_data(self, request: Request) -> Response:
+        call_id = _call_id(request)
 
         def work() -> dict[str, Any]:
             points = _int_param(request, "points", DEFAULT_MAX_POINTS, 100, 20000)
-            data = replay_data(store, call_id, max_points=points)
+            data = replay_data(self.store, call_id, max_points=points)
             data["audio_url"] = f"/api/calls/{call_id}/audio"
             return data
 
-        def render(data: dict[str, Any]) -> Response:
-            body = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
-            return Response(body, media_type="application/json")
+        return await self._guarded(request, work, _compact_json)
 
-        return await guarded(request, work, render)
-
-    page_html = (WEB_DIR / "replay.html").read_text(encoding="utf-8")
-
-    async def replay_page(request: Request) -> Response:
-        if not CALL_ID_RE.fullmatch(call_id_of(request)):
+    async def replay_page(self, request: Request) -> Response:
+        if not CALL_ID_RE.fullmatch(_call_id(request)):
             return error(404, "call_not_found", "no such call")
-        return HTMLResponse(page_html, headers={"cache-control": "no-cache"})
+        return HTMLResponse(self._page_html, headers={"cache-control": "no-cache"})
 
-    async def replay_asset(request: Request) -> Response:
+    async def replay_asset(self, request: Request) -> Response:
         name = str(request.path_params["name"])
         if name not in ASSETS:
             return error(404, "not_found", f"no asset {name!r}")
         return FileResponse(WEB_DIR / name, media_type=ASSETS[name])
 
-    async def replay_socket(websocket: WebSocket) -> None:
-        await websocket.accept()
-        call_id = call_id_of(websocket)
+    async def replay_socket(self, websocket: WebSocket) -> None:
+        await ReplaySocket(self.store, self.check, websocket).run()
 
-        async def close(code: int, err: str, detail: str) -> None:
-            await websocket.send_json({"type": "error", "v": 1, "code": err, "message": detail})
-            await websocket.close(code=code, reason=err)
 
-        denied = await authorize(websocket)
+class ReplaySocket:
+    """One ``/v1/replay/{id}`` connection: checks, then a pump (stored events out) and a
+    listener (pause/resume/speed in) until the replay ends or either side goes."""
+
+    def __init__(self, store: StoreReader, check: SupervisorCheck, websocket: WebSocket) -> None:
+        self.store = store
+        self.check = check
+        self.ws = websocket
+        self.call_id = _call_id(websocket)
+
+    async def _refuse(self, code: int, err: str, detail: str) -> None:
+        await self.ws.send_json({"type": "error", "v": 1, "code": err, "message": detail})
+        await self.ws.close(code=code, reason=err)
+
+    async def _open(self) -> tuple[ReplayControl, int] | None:
+        """The replay's control and start time, or None once the socket has been refused."""
+        denied = await _authorize(self.check, self.ws)
         if denied is not None:
             body = json.loads(bytes(denied.body))
-            await close(4000 + denied.status_code, body["error"], body["detail"])
-            return
-        q = websocket.query_params
+            await self._refuse(4000 + denied.status_code, body["error"], body["detail"])
+            return None
+        q = self.ws.query_params
         try:
             raw_speed = q.get("speed", "1")
             control = ReplayControl(math.inf if raw_speed == "max" else float(raw_speed))
             start_ms = int(q.get("start_ms", "0"))
         except ValueError as exc:
-            await close(4400, "bad_request", str(exc))
-            return
+            await self._refuse(4400, "bad_request", str(exc))
+            return None
         try:
-            await asyncio.to_thread(store.get_call, call_id)
+            await asyncio.to_thread(self.store.get_call, self.call_id)
         except StoreError as exc:
-            code = 4404 if isinstance(exc, CallNotFoundError) else 4500
-            await close(code, "call_not_found" if code == 4404 else "store_error", str(exc))
+            if isinstance(exc, CallNotFoundError):
+                await self._refuse(4404, "call_not_found", str(exc))
+            else:
+                await self._refuse(4500, "store_error", str(exc))
+            return None
+        return control, start_ms
+
+    async def _pump(self, control: ReplayControl, start_ms: int) -> None:
+        seq, t_ms = 0, start_ms
+        feed = replay_feed(self.store, self.call_id, start_ms=start_ms, control=control)
+        async for message in feed:
+            seq, t_ms = message["seq"], message["t_ms"]
+            await self.ws.send_json(message)
+        await self.ws.send_json(replay_end_message(self.call_id, seq=seq + 1, t_ms=t_ms))
+
+    async def _listen(self, control: ReplayControl) -> None:
+        while True:
+            raw = await self.ws.receive_text()
+            try:
+                msg = json.loads(raw)
+                kind = msg.get("type")
+                if kind == "pause":
+                    control.pause()
+                elif kind == "resume":
+                    control.resume()
+                elif kind == "speed":
+                    control.set_speed(float(msg["speed"]))
+                elif kind == "ping":
+                    await self.ws.send_json({"type": "pong", "v": 1})
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                await self.ws.send_json(
+                    {"type": "error", "v": 1, "code": "bad_request", "message": str(exc)}
+                )
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        opened = await self._open()
+        if opened is None:
             return
-
-        async def pump() -> None:
-            seq, t_ms = 0, start_ms
-            async for message in replay_feed(store, call_id, start_ms=start_ms, control=control):
-                seq, t_ms = message["seq"], message["t_ms"]
-                await websocket.send_json(message)
-            await websocket.send_json(replay_end_message(call_id, seq=seq + 1, t_ms=t_ms))
-
-        async def listen() -> None:
-            while True:
-                raw = await websocket.receive_text()
-                try:
-                    msg = json.loads(raw)
-                    kind = msg.get("type")
-                    if kind == "pause":
-                        control.pause()
-                    elif kind == "resume":
-                        control.resume()
-                    elif kind == "speed":
-                        control.set_speed(float(msg["speed"]))
-                    elif kind == "ping":
-                        await websocket.send_json({"type": "pong", "v": 1})
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    await websocket.send_json(
-                        {"type": "error", "v": 1, "code": "bad_request", "message": str(exc)}
-                    )
-
-        sender = asyncio.create_task(pump())
-        receiver = asyncio.create_task(listen())
+        control, start_ms = opened
+        sender = asyncio.create_task(self._pump(control, start_ms))
+        receiver = asyncio.create_task(self._listen(control))
         try:
             done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -307,23 +346,27 @@ def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list
         failure = sender.exception() if sender in done else None
         finished = sender in done and failure is None
         if failure is not None and not isinstance(failure, WebSocketDisconnect):
-            log.error("replay of %s failed: %s", call_id, failure)
-        if websocket.application_state == WebSocketState.CONNECTED:
+            log.error("replay of %s failed: %s", self.call_id, failure)
+        if self.ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 if finished:
-                    await websocket.close(code=1000, reason="replay_end")
+                    await self.ws.close(code=1000, reason="replay_end")
                 else:
-                    await websocket.close(code=1011, reason="replay_failed")
+                    await self.ws.close(code=1011, reason="replay_failed")
 
+
+def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list[BaseRoute]:
+    """The call-store routes, bound to ``store`` and guarded by ``require_supervisor``."""
+    api = CallEndpoints(store, require_supervisor)
     return [
-        Route("/api/calls", list_calls, methods=["GET"]),
-        Route("/api/calls/{call_id}", call_detail, methods=["GET"]),
-        Route("/api/calls/{call_id}/audio", call_audio, methods=["GET", "HEAD"]),
-        Route("/api/calls/{call_id}/replay-data", call_replay_data, methods=["GET"]),
-        Route("/replay/assets/{name}", replay_asset, methods=["GET"]),
-        Route("/replay/{call_id}", replay_page, methods=["GET"]),
-        WebSocketRoute("/v1/replay/{call_id}", replay_socket),
+        Route("/api/calls", api.list_calls, methods=["GET"]),
+        Route("/api/calls/{call_id}", api.call_detail, methods=["GET"]),
+        Route("/api/calls/{call_id}/audio", api.call_audio, methods=["GET", "HEAD"]),
+        Route("/api/calls/{call_id}/replay-data", api.call_replay_data, methods=["GET"]),
+        Route("/replay/assets/{name}", api.replay_asset, methods=["GET"]),
+        Route("/replay/{call_id}", api.replay_page, methods=["GET"]),
+        WebSocketRoute("/v1/replay/{call_id}", api.replay_socket),
     ]
 
 
-__all__ = ["SupervisorCheck", "make_routes", "parse_time_ms"]
+__all__ = ["CallEndpoints", "ReplaySocket", "SupervisorCheck", "make_routes", "parse_time_ms"]

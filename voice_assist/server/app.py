@@ -19,7 +19,7 @@ Endpoints::
     WS   /v1/agent             overlay feed (agent token)
     WS   /v1/supervisor        wall-board feed (supervisor token)
 
-plus the stored-call routes of :mod:`voice_assist.server.api_calls` where present.
+plus the stored-call routes of :mod:`voice_assist.server.api_calls` when a store is open.
 A websocket with missing or bad credentials is refused before the handshake completes
 (HTTP 401, or 403 for a valid token of the wrong role) with a JSON reason; nothing
 about any call is sent.
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import re
 import threading
@@ -49,6 +48,7 @@ from starlette.websockets import WebSocket
 from voice_assist.config import Settings
 from voice_assist.errors import AuthError, ForbiddenError, VoiceAssistError
 from voice_assist.server import auth
+from voice_assist.server.api_calls import make_routes
 from voice_assist.server.audiohook import AudioHookProtocol
 from voice_assist.server.context import ServerContext
 from voice_assist.server.feeds import AgentFeed, FeedConnection, SupervisorFeed, TranscriptTail
@@ -265,11 +265,10 @@ def require_supervisor(conn: HTTPConnection) -> auth.TokenClaims:
 
 
 def _stored_call_routes(ctx: ServerContext) -> list[BaseRoute]:
-    """Stored-call REST and /replay pages, when that module is installed."""
-    if ctx.store is None or importlib.util.find_spec("voice_assist.server.api_calls") is None:
+    """Stored-call REST and /replay pages; none when the server runs without a store."""
+    if ctx.store is None:
         return []
-    api_calls = importlib.import_module("voice_assist.server.api_calls")
-    return list(api_calls.make_routes(ctx.store, require_supervisor))
+    return make_routes(ctx.store, require_supervisor)
 
 
 # -- websockets ------------------------------------------------------------------------------

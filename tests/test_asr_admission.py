@@ -15,7 +15,7 @@ from conftest import DATA
 from voice_assist import events as ev
 from voice_assist.asr.admission import DecoderLoad
 from voice_assist.asr.decoder import Hypothesis
-from voice_assist.asr.pool import ADMIT_MIN_CALL_S, DecodePool
+from voice_assist.asr.pool import ADMIT_MIN_CALL_S, PARTIAL_COST_GUESS, DecodePool
 from voice_assist.asr.stream import DecodeRequest
 from voice_assist.audio.files import load_legs
 from voice_assist.config import Settings
@@ -146,9 +146,9 @@ def test_decodes_feed_the_meter_with_costs_and_busy_time() -> None:
     p = asyncio.run(scenario())
     assert p.stats.finals_done == 3 and p.decode_cost_s("final") >= 0.0
     # the first two had work queued behind them (narrow), the last the pool to itself;
-    # a partial (not measured) is estimated as a narrow final: same window, same beam
+    # a partial (not measured) is estimated as a share of a narrow final
     assert p.stats.finals_narrow == 2
-    assert p.decode_cost_s("partial") == p.decode_cost_s("final_narrow")
+    assert p.decode_cost_s("partial") == PARTIAL_COST_GUESS * p.decode_cost_s("final_narrow")
     assert p.load.totals()[0] >= 0.0 and p.load.final_wait_p90_s() is None
     assert p.admission(1).admit
     for w in (3.0, 3.0, 3.0):  # finals published 3 s after their utterances ended
@@ -296,15 +296,53 @@ def test_a_final_takes_the_wide_beam_only_when_nothing_else_waits() -> None:
     assert narrow == 2
 
 
-def test_unmeasured_costs_are_estimated_and_finals_commit_their_narrow_cost() -> None:
+def test_unmeasured_costs_are_estimated_and_only_finals_commit_demand() -> None:
     p = pool(Clock())
     assert p.decode_cost_s("final") == p.decode_cost_s("partial") == 0.0
-    p._cost_s["final"] = 0.8  # only wide finals seen (one call, an idle decoder)
-    assert p.decode_cost_s("partial") == 0.4  # PARTIAL_COST_GUESS of a wide final
-    assert p.decode_cost_s("final_narrow") == 0.8  # no better estimate yet
-    p._cost_s["partial"] = 0.2
-    assert p.decode_cost_s("final_narrow") == 0.2  # same window and beam as a partial
+    p._cost_s["partial"] = 0.2  # only partials seen so far
+    assert p.decode_cost_s("final_narrow") == p.decode_cost_s("final") == 0.4  # 0.2 / guess
+    p._cost_s["final"] = 0.8  # a wide final (one call, an idle decoder)
+    assert p.decode_cost_s("final_narrow") == 0.8  # stands for the narrow one
     final, partial = request("final"), request("partial")
-    assert p.demand_s(final) == 0.2 and p.demand_s(partial) == 0.2
+    assert p.demand_s(final) == 0.8 and p.demand_s(partial) == 0.0  # partials are elastic
     p._cost_s["final_narrow"] = 0.25
     assert p.demand_s(final) == 0.25 and p.decode_cost_s("final") == 0.8
+
+
+def test_one_worker_of_two_is_kept_for_finals_while_partials_wait() -> None:
+    import threading
+
+    release = threading.Event()
+    running: list[str] = []
+
+    def decode(req: DecodeRequest) -> Hypothesis:
+        running.append(f"{req.kind}:{req.call_id}")
+        if req.kind == "partial":
+            release.wait(10)  # partials hold their worker until released
+        return hyp()
+
+    async def main() -> tuple[list[str], list[str]]:
+        p = DecodePool(decode, workers=2, max_queue_s=60.0)
+        done: list[str] = []
+        p.start()
+        for call in ("c1", "c2"):  # two legs' partials: only one may run
+            p.submit(request("partial", call), lambda r, h, e: done.append(r.call_id))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+        started_before_final = list(running)
+        p.submit(request("final", "c3"), lambda r, h, e: done.append(r.call_id))
+        for _ in range(500):  # the final runs on the kept worker while c1's partial holds
+            if "c3" in done:
+                break
+            await asyncio.sleep(0.01)
+        release.set()
+        for _ in range(500):
+            if len(done) == 3:
+                break
+            await asyncio.sleep(0.01)
+        await p.close()
+        return started_before_final, done
+
+    started, done = asyncio.run(main())
+    assert started == ["partial:c1"]
+    assert done[0] == "c3" and sorted(done[1:]) == ["c1", "c2"]

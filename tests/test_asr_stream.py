@@ -17,8 +17,10 @@ from voice_assist.config import Settings
 from voice_assist.events import TranscriptEvent, VoiceActivity
 
 
-def run_leg(settings: Settings, audio: np.ndarray, answer, chunk: int = 1600):  # type: ignore[no-untyped-def]
-    leg = LegTranscriber(call_id="c1", channel="customer", options=settings.asr)
+def run_leg(settings: Settings, audio: np.ndarray, answer, chunk: int = 1600, **kw):  # type: ignore[no-untyped-def]
+    leg = LegTranscriber(
+        call_id="c1", channel=kw.pop("channel", "customer"), options=settings.asr, **kw
+    )
     events, requests = [], []
     for i in range(0, audio.size, chunk):
         out = leg.feed(audio[i : i + chunk])
@@ -214,3 +216,38 @@ def test_agreed_prefix_ignores_case_and_punctuation() -> None:
     assert agreed_prefix(["Hello,", "world"], ["hello", "World!", "again"]) == 2
     assert agreed_prefix(["a", "b"], ["a", "c"]) == 1
     assert agreed_prefix([], ["a"]) == 0
+
+
+def partial_ends_s(requests: list[DecodeRequest]) -> list[float]:
+    return [r.end_sample / 16000 for r in requests if r.kind == "partial"]
+
+
+def test_no_partials_while_nobody_watches_the_leg_and_the_finals_are_unchanged(
+    settings: Settings,
+) -> None:
+    audio = read16k("two_utterances_en.flac")
+    answer = lambda r: words_hyp(f"utt {r.utterance_index}", r.duration_s)  # noqa: E731
+    watching = [False]
+    _, events, requests = run_leg(settings, audio, answer, watched=lambda: watching[0])
+    assert partial_ends_s(requests) == []
+    finals = [e.text for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+    _, events_w, requests_w = run_leg(settings, audio, answer, watched=lambda: True)
+    assert len(partial_ends_s(requests_w)) >= 3
+    assert finals == [e.text for e in events_w if isinstance(e, TranscriptEvent) and e.is_final]
+    # the option decodes them anyway
+    always = replace(settings, asr=replace(settings.asr, partials_unwatched=True))
+    _, _, requests_a = run_leg(always, audio, answer, watched=lambda: False)
+    assert partial_ends_s(requests_a) == partial_ends_s(requests_w)
+
+
+def test_the_agent_leg_has_partials_at_its_own_interval(settings: Settings) -> None:
+    audio = read16k("two_utterances_en.flac")
+    answer = lambda r: words_hyp("w", r.duration_s)  # noqa: E731
+    opts = replace(settings.asr, partial_interval_ms=1000, agent_partial_interval_ms=2000)
+    s2 = replace(settings, asr=opts)
+    customer = partial_ends_s(run_leg(s2, audio, answer, channel="customer")[2])
+    agent = partial_ends_s(run_leg(s2, audio, answer, channel="agent")[2])
+    assert len(agent) >= 1
+    assert len(customer) >= 2 * len(agent) - 1
+    gaps = [b - a for a, b in zip(agent, agent[1:], strict=False) if b - a < 5]
+    assert all(g >= 1.99 for g in gaps)

@@ -63,3 +63,18 @@ def test_live_call_registry_tracks_distress_and_ends() -> None:
     assert live.level == "elevated" and live.distress == 0.7 and live.media_ms == 250
     bus.publish(ev.CallEnded(call_id="c1", t_ms=300, reason="x", duration_ms=300), agent_id="a1")
     assert bus.live_calls() == []
+
+
+def test_partials_are_watched_by_the_agents_overlay_or_a_wall_board_focused_on_the_call() -> None:
+    bus = EventBus()
+    assert not bus.partials_watched("c1", "alice")
+    board = bus.subscribe(maxsize=10)  # a wall board sees finals of every call
+    assert not bus.partials_watched("c1", "alice")
+    board.shows_call_partials = "c1"  # ... and partials of the call it focuses on
+    assert bus.partials_watched("c1", "alice") and not bus.partials_watched("c2", "bob")
+    overlay = bus.subscribe(agent_id="bob", maxsize=10)
+    overlay.shows_agent_partials = True
+    assert bus.partials_watched("c2", "bob") and not bus.partials_watched("c3", "carol")
+    overlay.close()
+    board.close()
+    assert not bus.partials_watched("c1", "alice") and not bus.partials_watched("c2", "bob")

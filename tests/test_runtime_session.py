@@ -126,6 +126,8 @@ def test_overload_sheds_partials_keeps_finals_and_refuses_new_calls(
         engine.pool.start()
         got: list[ev.Event] = []
         legs = load_legs(DATA / "two_utterances_en.flac")
+        for i in range(4):  # each agent's overlay is open: their legs' partials are decoded
+            engine.bus.subscribe(agent_id=f"a{i}", maxsize=10_000).shows_agent_partials = True
         sessions = [
             engine.open_call(agent_id=f"a{i}", source="test", sink=got.append) for i in range(4)
         ]

@@ -78,10 +78,20 @@ class AsrOptions:
     previous utterance's end), so that speech onsets the VAD scored low reach Whisper
     (docs/streaming.md)."""
     partial_interval_ms: int = 1000
+    """A partial of the customer leg per this much new speech."""
+    agent_partial_interval_ms: int = 2000
+    """Of the agent leg: the agent hears their own words; the coach reads finals only."""
+    partials_unwatched: bool = False
+    """Decode partials of a leg nobody watches (no overlay of the call's agent, no wall
+    board focused on the call).  Off: such partials would be decoded for no one."""
+    partial_min_window_ms: int = 5000
+    """Encoder window floor of partials: half the finals' cost, and a partial is
+    replaced by its final within seconds."""
     min_partial_audio_ms: int = 600
     max_utterance_ms: int = 25000
     min_window_ms: int = 10000
-    """Encoder window floor: shorter windows make Whisper hallucinate."""
+    """Encoder window floor of a final decoded while work waits (``narrow``): shorter
+    windows make Whisper hallucinate more, and a final is stored."""
     final_min_window_ms: int = 10000
     """Encoder window floor of finals.  30000 (Whisper's training window, what offline
     ``transcribe()`` uses) is more accurate and the setting for a GPU; on a CPU it costs
@@ -256,6 +266,9 @@ class ServerOptions:
     max_calls: int = 0
     """Refuse new calls beyond this many (0: no fixed cap; the measured admission rule
     of :meth:`voice_assist.asr.pool.DecodePool.admission` applies either way)."""
+    admit_max_loop_lag_ms: int = 100
+    """Refuse new calls while the event loop runs this late (p90 over
+    ``asr.admit_window_s``; 0 = off): the CPU a call costs outside the decoder."""
     send_queue_max: int = 256
     """Per-subscriber outgoing queue; a consumer that falls this far behind is dropped."""
     twilio_track_map: tuple[str, ...] = ("customer", "agent")

@@ -40,6 +40,8 @@ class Admission:
     projected_utilization: float | None
     final_wait_p90_s: float | None
     capacity_calls: int | None
+    loop_lag_p90_s: float | None = None
+    """The event loop's lag (:mod:`voice_assist.runtime.looplag`), where the host measures it."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -2,8 +2,9 @@
 
 Whisper's encoder cost grows with the window it is given, and CTranslate2 accepts
 windows shorter than the 30 s the model was trained on.  The window is the utterance
-rounded up to ``window_step_ms``, with a floor: ``min_window_ms`` (10 s) for partials,
-at about a seventh of the 30 s encoder cost, and ``final_min_window_ms`` for finals.
+rounded up to ``window_step_ms``, with a floor: ``partial_min_window_ms`` (5 s) for
+partials, which their finals replace within seconds, ``final_min_window_ms`` for finals
+and ``min_window_ms`` (10 s) for a final decoded while other work waits.
 Shorter windows cost some accuracy against Whisper's 30 s training window (what
 ``transcribe()`` uses), and a 30 s window costs about twice the encoder time, which
 a CPU cannot spare within the live budget; so finals default to 10 s on CPU and to
@@ -72,11 +73,16 @@ class Hypothesis:
     :meth:`Decoder._continue`); None when the decode covered the audio."""
 
 
-def window_frames(n_samples: int, options: AsrOptions, *, final: bool = False) -> int:
-    """Encoder window (mel frames) for ``n_samples`` of audio (a final's if ``final``)."""
+def window_frames(
+    n_samples: int, options: AsrOptions, *, final: bool = False, partial: bool = False
+) -> int:
+    """Encoder window (mel frames) for ``n_samples`` of audio: a final's if ``final``, a
+    partial's if ``partial``, else a final's decoded while work waits (narrow)."""
     needed_ms = n_samples * 1000 / SAMPLE_RATE_HZ + 200
     step = max(1, options.window_step_ms)
     floor_ms = options.final_min_window_ms if final else options.min_window_ms
+    if partial:
+        floor_ms = options.partial_min_window_ms
     window_ms = max(floor_ms, math.ceil(needed_ms / step) * step)
     return min(_MAX_WINDOW_FRAMES, int(window_ms * _FRAMES_PER_S / 1000))
 
@@ -184,13 +190,22 @@ class Decoder:
         window and beam if ``narrow``) and ``prompt`` (the conversation so far) are used;
         partials ignore ``prompt``.
         """
-        hyp = self._decode_once(audio, words, prompt, narrow)
-        return self._continue(audio, hyp, narrow) if words else hyp
+        return self.final(audio, prompt=prompt, narrow=narrow) if words else self.partial(audio)
+
+    def partial(self, audio: np.ndarray) -> Hypothesis:
+        """A partial: the partials' window and beam, no word times, no prompt."""
+        return self._decode_once(audio, False, "", False)
+
+    def final(self, audio: np.ndarray, *, prompt: str = "", narrow: bool = False) -> Hypothesis:
+        """A final: word times, the conversation as ``prompt``, decoded on past a stop."""
+        return self._continue(audio, self._decode_once(audio, True, prompt, narrow), narrow)
 
     def _decode_once(self, audio: np.ndarray, words: bool, prompt: str, narrow: bool) -> Hypothesis:
         """One encoder window (see :meth:`decode`)."""
         audio = np.ascontiguousarray(audio[: _MAX_WINDOW_FRAMES * 160], dtype=np.float32)
-        frames = window_frames(audio.size, self.options, final=words and not narrow)
+        frames = window_frames(
+            audio.size, self.options, final=words and not narrow, partial=not words
+        )
         window_s = frames / _FRAMES_PER_S
         if rms_dbfs(audio) < self.options.min_rms_dbfs:
             return Hypothesis("", (), 0.0, 1.0, 0.0, window_s, rejected="quiet")

@@ -7,8 +7,10 @@ All calls share one model and ``workers`` decode threads.  Scheduling policy:
   when nothing else is waiting; with a queue it takes the partials' window and beam
   (``narrow``: a 10 s window costs a third of a 30 s one on CPU), so a busy pool keeps
   the latency of the finals behind it and accuracy is what gives first.
-* Partials run only when no final is waiting; each leg has at most one queued
-  partial, and a newer one replaces it (stale partials are worth nothing).
+* Partials run only when no final is waiting, and on at most ``workers - 1`` workers
+  at once: with two or more, one worker is always free for the next final, which
+  then never waits behind a partial.  Each leg has at most one queued partial, and a
+  newer one replaces it (stale partials are worth nothing).
 * When the oldest waiting final has waited longer than ``max_queue_s`` the pool is
   *overloaded*: queued partials are shed and every shed partial is counted; the
   runtime turns that into an :class:`~voice_assist.events.Overload` event.
@@ -77,6 +79,8 @@ class PoolStats:
     partials_shed: int = 0
     failures: int = 0
     busy_s: float = 0.0
+    busy_s_by_kind: dict[str, float] = field(default_factory=dict)
+    """Decoder seconds per kind (``partial``, ``final``, ``final_narrow``), failures too."""
     final_wait_s: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=512)
     )
@@ -117,6 +121,8 @@ class DecodePool:
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="decode")
         self._tasks: list[asyncio.Task[None]] = []
+        self._partials_running = 0
+        self._max_partials_running = max(1, self._workers - 1)
         self._closed = False
         self.stats = PoolStats()
         self.on_shed: Callable[[DecodeRequest, float], None] | None = None
@@ -215,26 +221,30 @@ class DecodePool:
     def decode_cost_s(self, kind: str) -> float:
         """Running mean decode time of ``partial``, ``final`` (wide) or ``final_narrow``.
 
-        A kind not measured yet is estimated from the others: a narrow final and a
-        partial decode the same window with the same beam, so each stands for the other;
-        a partial is ``PARTIAL_COST_GUESS`` of a wide final.  0 before anything ran.
+        A kind not measured yet is estimated from the others: a wide and a narrow final
+        stand for each other (on a CPU they take the same window), and a partial (a
+        shorter window, no word times) is ``PARTIAL_COST_GUESS`` of a final.  0 before
+        anything ran.
         """
         cost = self._cost_s
         if kind in cost:
             return cost[kind]
-        if kind == "final_narrow":
-            return cost.get("partial", cost.get("final", 0.0))
+        other = "final" if kind == "final_narrow" else "final_narrow"
         if kind == "partial":
-            return cost.get("final_narrow", PARTIAL_COST_GUESS * cost.get("final", 0.0))
-        return cost.get("final_narrow", cost.get("partial", 0.0)) / PARTIAL_COST_GUESS
+            return PARTIAL_COST_GUESS * cost.get("final_narrow", cost.get("final", 0.0))
+        return cost.get(other, cost.get("partial", 0.0) / PARTIAL_COST_GUESS)
 
     def demand_s(self, request: DecodeRequest) -> float:
-        """Decoder time a submitted request commits: a final counts at its narrow cost.
+        """Decoder time a submitted request commits: a final counts at its narrow cost,
+        a partial not at all.
 
         A busy pool decodes finals narrow, so that is what one more call costs once the
         decoder is shared; a wide final only fills time that would otherwise be idle.
+        Partials are elastic: a newer one replaces the queued one, they never hold more
+        than ``workers - 1`` workers, and an overloaded pool sheds them; what they use
+        at one call is idle time, not what the call needs.
         """
-        return self.decode_cost_s("final_narrow" if request.kind == "final" else "partial")
+        return self.decode_cost_s("final_narrow") if request.kind == "final" else 0.0
 
     def record_final_wait(self, seconds: float) -> None:
         """A final was published ``seconds`` (media time) after its utterance ended."""
@@ -303,7 +313,7 @@ class DecodePool:
     def _next_job(self) -> _Job | None:
         if self._finals:
             return self._finals.popleft()
-        if self._partials:
+        if self._partials and self._partials_running < self._max_partials_running:
             key = min(self._partials, key=lambda k: self._partials[k].queued_at)
             return self._partials.pop(key)
         return None
@@ -334,6 +344,9 @@ class DecodePool:
                     self.stats.finals_narrow += 1
             hyp: Hypothesis | None = None
             error: BaseException | None = None
+            partial = request.kind == "partial"
+            if partial:
+                self._partials_running += 1
             try:
                 hyp = await loop.run_in_executor(self._executor, self._decode, request)
             except asyncio.CancelledError:
@@ -346,11 +359,16 @@ class DecodePool:
                     job.request.call_id,
                     job.request.channel,
                 )
+            finally:
+                if partial:
+                    self._partials_running -= 1
+                    self._wakeup.set()  # a worker held back from partials may take one
             took = self._clock() - started
             self.stats.busy_s += took
+            kind = "final_narrow" if request.narrow else request.kind
+            self.stats.busy_s_by_kind[kind] = self.stats.busy_s_by_kind.get(kind, 0.0) + took
             self.load.add_busy(took)
             if error is None:
-                kind = "final_narrow" if request.narrow else request.kind
                 old = self._cost_s.get(kind)
                 self._cost_s[kind] = took if old is None else old + COST_SMOOTHING * (took - old)
             if job.request.kind == "final":

@@ -14,8 +14,9 @@ Policy (docs/design.md, "Latency budget"; the reasoning in docs/streaming.md):
 
 * Silero VAD gates speech; nothing outside speech is ever decoded.
 * While someone speaks, a partial decode of the utterance so far is requested every
-  ``partial_interval_ms`` of audio; the stable prefix is what two consecutive
-  hypotheses agree on (LocalAgreement) and never shrinks.
+  ``partial_interval_ms`` of audio (``agent_partial_interval_ms`` on the agent leg), if
+  anyone watches the leg; the stable prefix is what two consecutive hypotheses agree
+  on (LocalAgreement) and never shrinks.
 * After ``end_silence_ms`` of silence the whole utterance is decoded once more, with
   word timestamps: the final.  Finals are released in utterance order.  A final's audio
   starts ``final_lead_in_ms`` before the utterance (never before the previous one's
@@ -29,6 +30,7 @@ Policy (docs/design.md, "Latency budget"; the reasoning in docs/streaming.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -127,8 +129,13 @@ class LegTranscriber:
         options: AsrOptions,
         vad: SileroStream | None = None,
         context: ConversationContext | None = None,
+        watched: Callable[[], bool] | None = None,
     ) -> None:
-        """``context`` is shared by the legs of one call; by default the leg has its own."""
+        """``context`` is shared by the legs of one call; by default the leg has its own.
+
+        ``watched()`` says whether anyone shows this leg's partials now; unless
+        ``options.partials_unwatched``, no partial is requested while it is False.
+        """
         self.call_id = call_id
         self.channel = channel
         self.options = options
@@ -153,7 +160,11 @@ class LegTranscriber:
         self._pending_finals: dict[int, DecodeRequest] = {}
         self._done_finals: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
         self._next_release = 0
-        self._partial_every = int(options.partial_interval_ms * SAMPLE_RATE_HZ / 1000)
+        interval_ms = (
+            options.agent_partial_interval_ms if channel == "agent" else options.partial_interval_ms
+        )
+        self._partial_every = int(interval_ms * SAMPLE_RATE_HZ / 1000)
+        self._watched = (lambda: True) if watched is None or options.partials_unwatched else watched
         self._min_partial = int(options.min_partial_audio_ms * SAMPLE_RATE_HZ / 1000)
         self._max_utt = int(options.max_utterance_ms * SAMPLE_RATE_HZ / 1000)
         self._early_final_ms = options.early_final_ms
@@ -212,6 +223,7 @@ class LegTranscriber:
             and position - utt.start_sample >= self._min_partial
             and self._gate.last_speech_end > utt.last_partial_sample  # new speech to show
             and utt.early is None  # the final is already being decoded
+            and self._watched()
         ):
             utt.last_partial_sample = position
             out.requests.append(self._request(utt, "partial", utt.start_sample, position))

@@ -13,9 +13,9 @@ import importlib
 import sys
 from typing import Any
 
-HELP = "run a benchmark (asr, coach, distress, fuzz, live, load, replay) and print its figures"
+HELP = "run a benchmark (asr, coach, load, profile, ...) and print its figures"
 
-BENCHES = ("asr", "coach", "distress", "fuzz", "live", "load", "replay")
+BENCHES = ("asr", "coach", "distress", "fuzz", "live", "load", "profile", "replay")
 INSTALL_HINT = "pip install -e '.[dev]'  (or: make bench / make bench-coach)"
 
 

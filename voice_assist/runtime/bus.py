@@ -58,6 +58,17 @@ class Subscription:
         self._maxsize = maxsize
         self.dropped = False
         self.closed = False
+        self.shows_agent_partials = False
+        """Shows the partial transcripts of its agent's calls (an agent's overlay)."""
+        self.shows_call_partials: str | None = None
+        """The call whose partials it shows (a wall board's focused call)."""
+
+    def shows_partials(self, call_id: str, agent_id: str) -> bool:
+        if self.closed:
+            return False
+        if self.shows_call_partials == call_id:
+            return True
+        return self.shows_agent_partials and self.agent_id == agent_id
 
     def wants(self, event: ev.Event, agent_id: str) -> bool:
         if self.call_id is not None and event.call_id != self.call_id:
@@ -130,6 +141,10 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subs)
+
+    def partials_watched(self, call_id: str, agent_id: str) -> bool:
+        """Whether any subscriber shows this call's partial transcripts."""
+        return any(sub.shows_partials(call_id, agent_id) for sub in self._subs)
 
     def live_calls(self) -> list[LiveCall]:
         return list(self._live.values())

@@ -31,6 +31,7 @@ from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
 from voice_assist.prosody.tracker import ProsodyTracker
 from voice_assist.runtime.bus import EventBus
+from voice_assist.runtime.looplag import LoopLag, watch_loop
 from voice_assist.runtime.session import CallSession, Decoded, Sink
 from voice_assist.runtime.stages import SharedData, Stages
 
@@ -70,6 +71,8 @@ class Engine:
         self.sessions: dict[str, CallSession] = {}
         self.ready = False
         self.calls_refused = 0
+        self.loop_lag = LoopLag(window_s=asr.admit_window_s)
+        self._loop_watch: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -80,6 +83,7 @@ class Engine:
             model = await asyncio.to_thread(load_model, settings)
         engine = cls(settings, model, store=store)
         engine.pool.start()
+        engine._loop_watch = asyncio.create_task(watch_loop(engine.loop_lag), name="loop-lag")
         await engine.warm()
         engine.pool.load.reset()  # the warm-up decode is nobody's call: measure from here
         engine.ready = True
@@ -124,10 +128,12 @@ class Engine:
     ) -> CallSession:
         """Start a call.  Raises :class:`OverloadError` when the server sheds load.
 
-        Admission, in order: ``server.max_calls`` (a fixed cap, 0 = none), then the
-        decode pool's measured rule (:meth:`DecodePool.admission`): the decoder is
-        behind, the running calls wait too long for their finals, or one more call would
-        push the decoder past ``asr.admit_max_utilization``.  The error says which.
+        Admission, in order: ``server.max_calls`` (a fixed cap, 0 = none), the decode
+        pool's measured rule (:meth:`DecodePool.admission`): the decoder is behind, the
+        running calls wait too long for their finals, or one more call would push the
+        decoder past ``asr.admit_max_utilization``; then the event loop's lag past
+        ``server.admit_max_loop_lag_ms`` (everything but the decodes runs on the loop).
+        The error says which.
         """
         verdict = self.admission()
         if not verdict.admit:
@@ -178,10 +184,25 @@ class Engine:
         """Would a new call be admitted now, and the figures behind the answer."""
         live = len(self.sessions)
         limit = self.settings.server.max_calls
-        verdict = self.pool.admission(live)
+        max_lag_ms = self.settings.server.admit_max_loop_lag_ms
+        lag = self.loop_lag.p90_s()
+        verdict = replace(self.pool.admission(live), loop_lag_p90_s=lag)
         if limit and live >= limit and verdict.admit:
             verdict = replace(
                 verdict, admit=False, reason=f"{live} live calls (server.max_calls={limit})"
+            )
+        if (
+            verdict.admit
+            and max_lag_ms > 0
+            and live > 0
+            and lag is not None
+            and lag * 1000 > max_lag_ms
+        ):
+            verdict = replace(
+                verdict,
+                admit=False,
+                reason=f"the event loop runs {lag * 1000:.0f} ms late (p90), over "
+                f"server.admit_max_loop_lag_ms={max_lag_ms} ({live} live calls)",
             )
         return verdict
 
@@ -201,6 +222,9 @@ class Engine:
 
     def publish(self, event: ev.Event, *, agent_id: str) -> None:
         self.bus.publish(event, agent_id=agent_id)
+
+    def partials_watched(self, call_id: str, agent_id: str) -> bool:
+        return self.bus.partials_watched(call_id, agent_id)
 
     def closed(self, session: CallSession) -> None:
         self.sessions.pop(session.call_id, None)
@@ -231,6 +255,9 @@ class Engine:
     async def close(self) -> None:
         for session in list(self.sessions.values()):
             await session.end("server_shutdown", flush_timeout_s=10.0)
+        if self._loop_watch is not None:
+            self._loop_watch.cancel()
+            await asyncio.gather(self._loop_watch, return_exceptions=True)
         await self.pool.close()
         if self.store is not None and hasattr(self.store, "close"):
             self.store.close()

@@ -55,6 +55,8 @@ class CallHost(Protocol):
 
     def publish(self, event: ev.Event, *, agent_id: str) -> None: ...
 
+    def partials_watched(self, call_id: str, agent_id: str) -> bool: ...
+
     def closed(self, session: CallSession) -> None: ...
 
 
@@ -82,7 +84,13 @@ class CallSession:
         opts = engine.settings.asr
         context = ConversationContext(opts.context_max_words)  # both legs: one conversation
         self.legs = {
-            ch: LegTranscriber(call_id=call_id, channel=ch, options=opts, context=context)
+            ch: LegTranscriber(
+                call_id=call_id,
+                channel=ch,
+                options=opts,
+                context=context,
+                watched=lambda: engine.partials_watched(call_id, agent_id),
+            )
             for ch in ev.CHANNELS
         }
         self.ended = False

@@ -287,9 +287,11 @@ class AgentFeed(FeedConnection):
     kind = "agent"
 
     def subscribe(self) -> Subscription:
-        return self.engine.bus.subscribe(
+        sub = self.engine.bus.subscribe(
             agent_id=self.claims.agent_id, maxsize=self.ctx.settings.server.send_queue_max
         )
+        sub.shows_agent_partials = True
+        return sub
 
     def on_connect(self) -> None:
         self.send(self.snapshot(self._my_calls(), transcript=20))
@@ -388,6 +390,7 @@ class SupervisorFeed(FeedConnection):
                 self.send_error("bad_message", "focus needs a call_id (or null)")
                 return
             self.focus = call_id
+            self.sub.shows_call_partials = call_id
             if call_id is not None:
                 live = self.engine.bus.live_call(call_id)
                 self.send(

@@ -99,3 +99,25 @@ def test_a_bad_temperature_schedule_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="final_temperatures"):
         Decoder(whisper_model, replace(settings.asr, final_temperatures=temps))
+
+
+def test_a_decode_is_capped_by_its_audio_and_one_that_reaches_the_cap_is_a_loop(
+    decoder: Decoder,
+) -> None:
+    from voice_assist.asr.decoder import MAX_TOKENS_BASE, MAX_TOKENS_PER_S
+    from voice_assist.asr.whisper_api import WindowDecode
+
+    tokenizer = decoder._tokenizer()
+    loop = tokenizer.encode(" we can") * 200  # what a looping decode emits, cut at the cap
+    seen: list[int] = []
+
+    def decode_window(encoder_output: Any, tok: Any, previous: Any, options: Any) -> WindowDecode:
+        seen.append(options.max_new_tokens)
+        cut = [tokenizer.timestamp_begin, *loop][: options.max_new_tokens]
+        return WindowDecode(cut, -0.2, 0.01, 1.5)  # compression under the rule's threshold
+
+    decoder._api.decode_window = decode_window  # type: ignore[method-assign]
+    out = decoder.decode(SPEECH, words=True)  # 2 s of audio
+    two_s = MAX_TOKENS_BASE + 2 * MAX_TOKENS_PER_S  # the mel frames may round up one token
+    assert seen and two_s <= seen[0] <= two_s + 1
+    assert out.text == "" and out.rejected == "loop"

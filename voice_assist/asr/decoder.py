@@ -101,6 +101,14 @@ _LOOP_RE = re.compile(r"\b(\w+(?:\W+\w+){0,5}?)(?:\W+\1\b){3,}", re.IGNORECASE)
 CONTINUE_MIN_S = 1.0
 """A final decode that stopped at least this far before its audio's end goes on."""
 MAX_CONTINUATIONS = 2
+MAX_TOKENS_BASE = 12
+MAX_TOKENS_PER_S = 10
+"""A decode generates at most ``MAX_TOKENS_BASE + MAX_TOKENS_PER_S`` x seconds of audio
+tokens.  Fast speech is under 5 words (7 tokens, timestamps included) a second; a
+decode that runs on past that is looping ("we can, we can, ...", a sentence cycled
+into the padded window), and without the cap it runs to Whisper's 448 tokens: 2.1 s of
+decoding for an 8 s utterance instead of 0.4 s.  A decode that reaches the cap is
+rejected as a loop, as the compression-ratio rule rejected it at 448 tokens."""
 
 LOOP_MIN_WORDS = 8
 """A repeated run shorter than this is speech ("no, no, no, no"; "words, words, words,
@@ -279,8 +287,10 @@ class Decoder:
         """
         tokenizer = self._tokenizer()
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-        window = self._api.decode_window(encoder_output, tokenizer, previous, options)
         duration_s = content_frames / _FRAMES_PER_S
+        cap = MAX_TOKENS_BASE + math.ceil(MAX_TOKENS_PER_S * duration_s)
+        options = replace(options, max_new_tokens=cap)
+        window = self._api.decode_window(encoder_output, tokenizer, previous, options)
         segments, seek = self._api.segments(tokenizer, window.tokens, content_frames, duration_s)
         stopped_s = seek / _FRAMES_PER_S if seek < content_frames else None
         segments = [seg for seg in segments if any(t < tokenizer.eot for t in seg["tokens"])]
@@ -308,7 +318,11 @@ class Decoder:
             and avg_logprob < self.options.log_prob_threshold
         ):
             rejected = "no_speech"
-        elif compression > self.options.compression_ratio_threshold or has_repetition_loop(text):
+        elif (
+            compression > self.options.compression_ratio_threshold
+            or has_repetition_loop(text)
+            or len(window.tokens) >= cap  # ran on to the cap: looping (MAX_TOKENS_PER_S)
+        ):
             rejected = "loop"
         if rejected:  # an empty decode that stopped short may still go on (see _continue)
             return Hypothesis(

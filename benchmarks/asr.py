@@ -335,7 +335,8 @@ class CallRun:
 
 
 def _settings(language: str) -> Settings:
-    return load_settings(overrides={"asr": {"language": language}})
+    # WER measures the ASR: numbers stay as transcribed (redaction would replace them)
+    return load_settings(overrides={"asr": {"language": language}, "redaction": {"enabled": False}})
 
 
 async def run_calls(

@@ -138,7 +138,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         level["finals"] = sum(len(t.final_lags_ms()) for t in traces)
         level["stacks_file"] = str(raw)
         svg = out_dir / f"server-{n}call.svg"
-        svg.write_text(flame_svg(stacks, title=f"voice-assist serve, {n} live call(s)"))
+        title = f"voice-assist serve, {n} live call(s), Python threads (decodes: see the JSON)"
+        svg.write_text(flame_svg(stacks, title=title))
         level["flame_graph"] = str(svg)
         result["levels"].append(level)
     return result

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite drives for real, when missing.
-# Chromium: browser tests.  PostgreSQL: store tests on a real server.  Needs root (or sudo).
+# Chromium: browser tests.  PostgreSQL: store tests on a real server.  espeak-ng, sox: test
+# speech clips.  flite (+ sox): the demo call's voices (tests regenerate it and compare with
+# the committed voice_assist/data/demo_call.wav; make run only plays that file).
+# Needs root (or sudo).
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v flite >/dev/null || need+=(flite)
 command -v sox >/dev/null || need+=(sox)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

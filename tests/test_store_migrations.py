@@ -34,7 +34,8 @@ def test_fresh_database_is_created_and_stamped(tmp_path: Path) -> None:
 def test_older_database_is_upgraded_in_order(tmp_path: Path, monkeypatch) -> None:
     url = f"sqlite:///{tmp_path / 'calls.db'}"
     engine = make_engine(url, immediate=True)
-    assert migrations.migrate(engine) == 0  # created at version 1
+    assert migrations.migrate(engine) == 0  # created at the current version
+    base = migrations.LATEST
 
     def add_note(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE calls ADD COLUMN note TEXT"))
@@ -42,14 +43,15 @@ def test_older_database_is_upgraded_in_order(tmp_path: Path, monkeypatch) -> Non
     def add_index(conn: sa.Connection) -> None:
         conn.execute(sa.text("CREATE INDEX ix_calls_note ON calls (note)"))
 
-    steps = {**migrations.MIGRATIONS, 2: ("calls.note", add_note), 3: ("index", add_index)}
+    steps = {**migrations.MIGRATIONS, base + 1: ("calls.note", add_note),
+             base + 2: ("index", add_index)}  # fmt: skip
     monkeypatch.setattr(migrations, "MIGRATIONS", steps)
-    monkeypatch.setattr(migrations, "LATEST", 3)
-    assert migrations.migrate(engine) == 1
-    assert _versions(engine) == [1, 2, 3]
+    monkeypatch.setattr(migrations, "LATEST", base + 2)
+    assert migrations.migrate(engine) == base
+    assert _versions(engine) == [base, base + 1, base + 2]
     cols = {c["name"] for c in sa.inspect(engine).get_columns("calls")}
     assert "note" in cols
-    assert migrations.migrate(engine) == 3  # nothing left to do
+    assert migrations.migrate(engine) == base + 2  # nothing left to do
     engine.dispose()
 
 
@@ -61,10 +63,13 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
         conn.execute(sa.text("ALTER TABLE calls ADD COLUMN half TEXT"))
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", {**migrations.MIGRATIONS, 2: ("x", broken)})
-    monkeypatch.setattr(migrations, "LATEST", 2)
+    base = migrations.LATEST
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", {**migrations.MIGRATIONS, base + 1: ("x", broken)}
+    )
+    monkeypatch.setattr(migrations, "LATEST", base + 1)
     with pytest.raises(RuntimeError):
         migrations.migrate(engine)
-    assert _versions(engine) == [1]
+    assert _versions(engine) == [base]
     assert "half" not in {c["name"] for c in sa.inspect(engine).get_columns("calls")}
     engine.dispose()

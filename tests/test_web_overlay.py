@@ -116,7 +116,7 @@ def test_prompt_appears_on_overlay_and_wall_board(srv: ServerThread, browser: An
     board.goto(f"{srv.base_url}/supervisor?token={sup_token}")
     board.wait_for_selector("#conn[data-state='live']", timeout=15_000)
 
-    # the episode starts about 41 s into the call; stream the first 52 s
+    # the episode starts about 37 s into the call; stream the first 52 s
     thread, results = stream_in_background(srv, agent, max_ms=52_000)
     board.wait_for_selector(".call", timeout=30_000)
     # the detail pane, while the call is surely live (an ended call closes its pane)
@@ -140,9 +140,20 @@ def test_prompt_appears_on_overlay_and_wall_board(srv: ServerThread, browser: An
     time.sleep(1.5)
     shot(board, "wallboard-alert")
 
-    # acknowledging on the overlay clears the card and tells the server
+    # acknowledging on the overlay clears the card and tells the server; the call may
+    # have raised its next prompt by now (the stock "Fantastic!" comes 4 s after the
+    # pause prompt), which then takes the card
+    acked = overlay.get_attribute("#prompt", "data-prompt-id")
     overlay.click("#btn-followed")
-    overlay.wait_for_selector("#prompt-idle:not([hidden])", timeout=5_000)
+    overlay.wait_for_function(
+        """(acked) => {
+            const idle = !document.getElementById("prompt-idle").hidden;
+            const box = document.getElementById("prompt");
+            return idle || (!box.hidden && box.getAttribute("data-prompt-id") !== acked);
+        }""",
+        arg=acked,
+        timeout=5_000,
+    )
     shot(overlay, "overlay-after-ack")
 
     thread.join(180)

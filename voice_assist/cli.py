@@ -21,6 +21,7 @@ VERBS = (
     "demo",
     "token",
     "calls",
+    "agents",
     "report",
     "models",
     "eval",

@@ -297,6 +297,63 @@ class StoreOptions:
     """Refuse to start with less free space than this in the data directory."""
 
 
+REDACTION_CATEGORIES = (
+    "card",
+    "expiry",
+    "cvv",
+    "national_id",
+    "bank_account",
+    "sort_code",
+    "email",
+    "phone",
+    "long_number",
+)
+"""Every category :mod:`voice_assist.redaction` knows (placeholders ``[CARD]``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionOptions:
+    """PCI/PII redaction of transcripts and archived audio (see :mod:`voice_assist.redaction`).
+
+    Applied to every transcript event before the bus, the store or any sink sees it.
+    """
+
+    enabled: bool = True
+    categories: tuple[str, ...] = REDACTION_CATEGORIES
+    """What is redacted; a category left out is kept as spoken."""
+    context_window_ms: int = 30000
+    """A keyword ("card number", "sort code", ...) on either leg shapes how the digits
+    spoken after it are read for this long (media time)."""
+    near_card_ms: int = 15000
+    """Expiry dates and security codes count without a keyword this long after a card."""
+    long_number_min_digits: int = 7
+    """``long_number``: any other run of at least this many spoken digits."""
+    partial_min_digits: int = 4
+    """Partial transcripts: any digit run this long is blanked as well (``[NUMBER]``)."""
+    carry_gap_ms: int = 3000
+    """A final ending in an unclassified run of digits is held back until the next final
+    of its leg (which may continue the number) or until the leg has been quiet this long."""
+    carry_max_hold_ms: int = 15000
+    """... and never longer than this after its end."""
+    audio: bool = True
+    """Mute the redacted words in the audio archive (needs ``store.archive_audio``)."""
+    audio_margin_ms: int = 250
+    """Silence this much before and after each redacted word span in the archive."""
+    mute_untranscribed: bool = True
+    """While a payment is taken (a card number, expiry, CVV or card keyword within
+    ``context_window_ms``), speech the ASR gave no words for is muted in the archive too."""
+    audio_hold_max_ms: int = 60000
+    """Audio waits (per leg, in memory) at most this long for the finals that cover it;
+    older audio whose words are still unknown is archived as silence."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.categories) - set(REDACTION_CATEGORIES))
+        if unknown:
+            raise ConfigError(
+                f"unknown redaction.categories {unknown}; known: {list(REDACTION_CATEGORIES)}"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     model: ModelOptions = field(default_factory=ModelOptions)
@@ -307,6 +364,7 @@ class Settings:
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
     store: StoreOptions = field(default_factory=StoreOptions)
+    redaction: RedactionOptions = field(default_factory=RedactionOptions)
 
     def project_path(self, value: str) -> Path:
         """Resolve a configured path: absolute as is, relative to the project root."""

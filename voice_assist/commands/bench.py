@@ -13,9 +13,24 @@ import importlib
 import sys
 from typing import Any
 
-HELP = "run a benchmark (asr, coach, load, profile, ...) and print its figures"
+HELP = (
+    "run a benchmark (asr, calls-page, coach, demo, distress, fuzz, live, load, profile, "
+    "redaction, replay) and print its figures"
+)
 
-BENCHES = ("asr", "coach", "distress", "fuzz", "live", "load", "profile", "replay")
+BENCHES = (
+    "asr",
+    "calls-page",
+    "coach",
+    "demo",
+    "distress",
+    "fuzz",
+    "live",
+    "load",
+    "profile",
+    "redaction",
+    "replay",
+)
 INSTALL_HINT = "pip install -e '.[dev]'  (or: make bench / make bench-coach)"
 
 
@@ -24,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name in BENCHES:
         module: Any
         try:
-            module = importlib.import_module(f"benchmarks.{name}")
+            module = importlib.import_module(f"benchmarks.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
             if _is_own(exc.name):
                 raise  # a benchmark of ours is broken or missing: say so, do not hide it

@@ -79,6 +79,9 @@ async def _demo(args: argparse.Namespace) -> int:
         _say()
         _say(f"  Agent overlay : {srv.base_url}/overlay?token={agent_token}")
         _say(f"  Wall board    : {srv.base_url}/supervisor?token={sup_token}")
+        if store is not None:  # the calls page, scorecards and replay read the store
+            qa_token = auth.sign_token(secret, role="qa", ttl_s=ttl)
+            _say(f"  Calls (QA)    : {srv.base_url}/calls?token={qa_token}")
         _say()
         _say(f"  Secret for this run (VOICE_ASSIST_SECRET): {secret}")
         _say(f"  Ingest key for this run: {ingest_key}")

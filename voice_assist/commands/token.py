@@ -1,15 +1,19 @@
-"""``voice-assist token agent AGENT_ID`` / ``voice-assist token supervisor``: sign a feed token."""
+"""``voice-assist token agent AGENT_ID`` / ``token supervisor`` / ``token qa``: sign a token.
+
+An agent token opens that agent's overlay; a supervisor token the wall board, stored calls,
+replay and scorecards; a QA token stored calls, replay and scorecards but no live feed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "print a signed token for the agent overlay or the supervisor wall board"
+HELP = "print a signed token: agent (overlay), supervisor (wall board, calls), qa (calls only)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("role", choices=("agent", "supervisor"), help="who the token is for")
+    p.add_argument("role", choices=("agent", "supervisor", "qa"), help="who the token is for")
     p.add_argument("agent_id", nargs="?", metavar="AGENT_ID", help="the agent (agent tokens only)")
     p.add_argument(
         "--ttl-s", type=int, default=None, help="lifetime in seconds (default: server.token_ttl_s)"
@@ -17,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url",
         action="store_true",
-        help="print the page URL with the token (uses server.host and server.port)",
+        help="print the page URL with the token (overlay, wall board or, for qa, the calls "
+        "page; uses server.host and server.port)",
     )
 
 
@@ -36,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.role == "agent" and not args.agent_id:
         print("voice-assist token: an agent token needs AGENT_ID", file=sys.stderr)
         return 2
-    if args.role == "supervisor" and args.agent_id:
-        print("voice-assist token: a supervisor token takes no AGENT_ID", file=sys.stderr)
+    if args.role != "agent" and args.agent_id:
+        print(f"voice-assist token: a {args.role} token takes no AGENT_ID", file=sys.stderr)
         return 2
     token = sign_token(
         opts.secret,
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         ttl_s=args.ttl_s if args.ttl_s is not None else opts.token_ttl_s,
     )
     if args.url:
-        page = "overlay" if args.role == "agent" else "supervisor"
+        page = {"agent": "overlay", "supervisor": "supervisor", "qa": "calls"}[args.role]
         print(f"http://{opts.host}:{opts.port}/{page}?token={token}")
     else:
         print(token)

@@ -134,6 +134,7 @@ class CallSession:
             )
         self._stages.on_audio(channel, clean)
         self._handle_feed(self.legs[channel].feed(clean))
+        self._settle(channel)
         for frame in self._stages.prosody(channel, clean):
             self._route(frame)
         for event in self._stages.tick(self.media_ms):
@@ -174,6 +175,8 @@ class CallSession:
                 self._log.warning(
                     "finals still pending after %.0f s; ending anyway", flush_timeout_s
                 )
+            for ch in ev.CHANNELS:  # held-back finals out, all audio settled
+                self._settle(ch, final=True)
             t_ms = self.media_ms
             for event in self._stages.finish_distress(t_ms):
                 self._route(event)
@@ -232,6 +235,7 @@ class CallSession:
         if not self.ended:
             for event in leg.on_result(request, hyp if error is None else None):
                 self._route(event)
+            self._settle(request.channel)
         if self._pending_finals() <= _MAX_PENDING_FINALS:
             self._drained.set()
 
@@ -252,10 +256,22 @@ class CallSession:
         )
 
     def _route(self, event: ev.Event) -> None:
-        """Publish an event and feed it to the stages that consume it (and so on)."""
+        """Redact (transcripts), publish, and feed to the stages that consume it (and so on)."""
+        for out in self._stages.redact(event):
+            self._deliver(out)
+
+    def _deliver(self, event: ev.Event) -> None:
         self._emit(event)
         for follow_up in self._stages.consume(event):
             self._route(follow_up)
+
+    def _settle(self, channel: ev.Channel, *, final: bool = False) -> None:
+        """Tell redaction where a leg stands: releases held-back finals and archive audio."""
+        leg = self.legs[channel]
+        idle = not leg.speaking and not leg.pending_finals
+        received_ms = samples_to_ms(leg.received_samples)
+        for event in self._stages.settle(channel, received_ms=received_ms, idle=idle, final=final):
+            self._deliver(event)
 
     def _emit(self, event: ev.Event) -> None:
         for sink in self._sinks:

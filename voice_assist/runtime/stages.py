@@ -18,6 +18,7 @@ from voice_assist.config import Settings
 from voice_assist.distress.estimator import DistressEstimator
 from voice_assist.distress.lexicon import Lexicon, load_lexicon
 from voice_assist.prosody.tracker import ProsodyTracker
+from voice_assist.redaction.stage import RedactionStage
 
 AudioHook = Callable[[ev.Channel, np.ndarray], None]
 CloseHook = Callable[[str], None]
@@ -62,7 +63,9 @@ class Stages:
         self.coach = Coach(
             call_id=call_id, options=settings.coach, phrases=shared.phrases, mixed_leg=mixed_leg
         )
-        self._on_audio = on_audio
+        # transcripts are redacted, and archive audio muted, before anyone sees them
+        self.redaction = RedactionStage(call_id=call_id, settings=settings, archive=on_audio)
+        self._on_audio = None if on_audio is None else self.redaction.on_audio
         self._on_close = on_close
 
     def on_audio(self, channel: ev.Channel, samples: np.ndarray) -> None:
@@ -74,6 +77,16 @@ class Stages:
 
     def prosody_finish(self, channel: ev.Channel) -> list[ev.ProsodyFrame]:
         return self.prosody_trackers[channel].finish()
+
+    def redact(self, event: ev.Event) -> list[ev.Event]:
+        """What to publish for ``event``: transcripts redacted (or held back a moment)."""
+        return self.redaction.redact(event)
+
+    def settle(
+        self, channel: ev.Channel, *, received_ms: int, idle: bool, final: bool = False
+    ) -> list[ev.Event]:
+        """A leg's state after audio or a decode: held-back finals now due."""
+        return self.redaction.settle(channel, received_ms=received_ms, idle=idle, final=final)
 
     def consume(self, event: ev.Event) -> list[ev.Event]:
         out: list[ev.Event] = []
@@ -98,5 +111,6 @@ class Stages:
         return self.coach.finish(t_ms)
 
     def close(self, reason: str) -> None:
+        self.redaction.close()
         if self._on_close is not None:
             self._on_close(reason)

@@ -1,171 +1,86 @@
-"""HTTP and websocket routes for stored calls: listing, detail, audio, replay page and feed.
+"""HTTP and websocket routes for stored calls: listing, CSV, detail, audio, pages, replay feed.
 
 Mount the result of :func:`make_routes` in the server's Starlette app::
 
-    routes = [..., *make_routes(store, require_supervisor)]
+    routes = [..., *make_routes(store, require_call_reader)]
 
-``require_supervisor(conn)`` is the server's token check: it gets the
-:class:`~starlette.requests.HTTPConnection` (a Request, or the WebSocket for the replay
-feed), may be sync or async, and raises :class:`~voice_assist.errors.AuthError` (or a
-Starlette ``HTTPException``) to refuse.  The replay page itself is static and public;
-everything it loads goes through the check (its token comes as ``?token=``, which the
-page passes on as a Bearer header, and as ``?token=`` on the audio URL).
+``require_call_reader(conn)`` is the server's token check (a supervisor or QA token):
+it gets the :class:`~starlette.requests.HTTPConnection` (a Request, or the WebSocket
+for the replay feed), may be sync or async, and raises
+:class:`~voice_assist.errors.AuthError` (or a Starlette ``HTTPException``) to refuse.
+The pages themselves are static and public; everything they load goes through the
+check (their token comes as ``?token=``, which a page passes on as a Bearer header,
+and as ``?token=`` on the audio URL).
 
-Routes: ``GET /api/calls`` (``agent``, ``since``/``until`` as epoch ms or ISO date/time,
-``min_distress``, ``max_distress``, ``status``, ``limit`` <= 500, ``offset``),
+Routes: ``GET /api/calls`` (filters, sort, search and page of
+:mod:`voice_assist.server.call_params`), ``GET /api/calls.csv`` (the same calls as CSV),
 ``GET /api/calls/{id}`` (call, transcript with words, 4 Hz timeline, episodes, prompts,
 empathy), ``GET /api/calls/{id}/audio`` (stereo FLAC, Range requests),
-``GET /api/calls/{id}/replay-data`` (reduced for display, ``points`` 100..20000),
-``GET /replay/{id}`` (page) with ``/replay/assets/replay.{js,css}``, and the websocket
-``/v1/replay/{id}?speed=1..64|max&start_ms=0``: the stored events as overlay-protocol
-messages paced at ``speed``, then ``{"type": "replay_end"}`` and close 1000; the client
-may send ``{"type": "pause"}``, ``{"type": "resume"}``, ``{"type": "speed", "speed": x}``.
+``GET /api/calls/{id}/replay-data`` (reduced for display, ``points`` 100..20000), the
+pages ``GET /calls`` and ``GET /replay/{id}`` with ``/assets/{name}`` (and
+``/replay/assets/``), the scorecards of :mod:`voice_assist.server.api_agents`, and the
+websocket ``/v1/replay/{id}?speed=1..64|max&start_ms=0``: the stored events as
+overlay-protocol messages paced at ``speed``, then ``{"type": "replay_end"}`` and close
+1000; the client may send ``{"type": "pause"}``, ``{"type": "resume"}``,
+``{"type": "speed", "speed": x}``.
 
-Errors are JSON ``{"error": code, "detail": message}``: 400 ``bad_request``,
-401 ``unauthorized``, 404 ``call_not_found``/``audio_missing``, 409 ``audio_live``,
-500 ``call_damaged``/``audio_damaged``/``store_error``.  On the websocket: an
-``{"type": "error", "code": ...}`` message, then close 4400/4401/4404/4500.
+Errors are JSON (:mod:`voice_assist.server.guarded`).  On the websocket: an
+``{"type": "error", "code": ...}`` message, then close 4400/4401/4403/4404/4500.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import math
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from voice_assist.errors import AuthError, CallNotFoundError, StoreError
+from voice_assist.errors import CallNotFoundError, StoreError
 from voice_assist.replay.feed import (
     ReplayControl,
     replay_end_message,
     replay_feed,
 )
 from voice_assist.replay.query import DEFAULT_MAX_POINTS, replay_data
-from voice_assist.store.archive import AudioArchiveError
+from voice_assist.server import call_params
+from voice_assist.server.api_agents import ScorecardEndpoints
+from voice_assist.server.call_params import BadRequest, parse_time_ms
+from voice_assist.server.guarded import (
+    WEB_DIR,
+    Guarded,
+    ReaderCheck,
+    asset,
+    authorize,
+    error,
+    page,
+)
+from voice_assist.store import listing
 from voice_assist.store.ids import CALL_ID_RE
-from voice_assist.store.reader import CorruptCallError, StoreReader
+from voice_assist.store.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-ASSETS = {"replay.js": "text/javascript", "replay.css": "text/css"}
-
-SupervisorCheck = Callable[[HTTPConnection], object]
-"""Raises AuthError/HTTPException to refuse; its return value (or awaitable) is ignored."""
-
-
-class BadRequest(ValueError):
-    pass
-
-
-def error(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status)
-
-
-def _store_error_response(exc: StoreError) -> JSONResponse:
-    if isinstance(exc, CallNotFoundError):
-        return error(404, "call_not_found", str(exc))
-    if isinstance(exc, AudioArchiveError):
-        status = {"audio_missing": 404, "audio_live": 409}.get(exc.code, 500)
-        return error(status, exc.code, str(exc))
-    if isinstance(exc, CorruptCallError):
-        return error(500, exc.code, str(exc))
-    log.error("store error: %s", exc)
-    return error(500, "store_error", str(exc))
-
-
-def parse_time_ms(value: str, *, end: bool = False) -> int:
-    """Epoch milliseconds from ``1712345678000``, ``2024-04-05`` or an ISO datetime (UTC if naive).
-
-    A bare date given as an ``end`` bound means the end of that day.
-    """
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            return int(dt.timestamp() * 1000) + (86_400_000 if end else 0)
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"not a date or time: {value!r}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
-def _float_param(request: Request, name: str) -> float | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a number, not {raw!r}") from exc
-    if not math.isfinite(value):
-        raise BadRequest(f"{name} must be finite")
-    return value
-
-
-def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer, not {raw!r}") from exc
-    if not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
-
-
-async def _authorize(check: SupervisorCheck, conn: HTTPConnection) -> JSONResponse | None:
-    """None when ``check`` lets ``conn`` through, else the JSON refusal (401 or 403)."""
-    try:
-        result = check(conn)
-        if inspect.isawaitable(result):
-            await result
-    except AuthError as exc:
-        return error(401, "unauthorized", str(exc) or "a supervisor token is required")
-    except HTTPException as exc:
-        code = "forbidden" if exc.status_code == 403 else "unauthorized"
-        return error(exc.status_code, code, str(exc.detail))
-    return None
+SupervisorCheck = ReaderCheck
+"""The name this check had before QA tokens could read stored calls too."""
 
 
 def _call_id(conn: HTTPConnection) -> str:
     return str(conn.path_params["call_id"])
-
-
-def _list_query(store: StoreReader, request: Request) -> Any:
-    q = request.query_params
-    since = q.get("since") or q.get("from")
-    until = q.get("until") or q.get("to")
-    return store.list_calls(
-        agent_id=q.get("agent") or None,
-        since_ms=parse_time_ms(since) if since else None,
-        until_ms=parse_time_ms(until, end=True) if until else None,
-        min_distress=_float_param(request, "min_distress"),
-        max_distress=_float_param(request, "max_distress"),
-        status=q.get("status") or None,
-        limit=_int_param(request, "limit", 50, 1, 500),
-        offset=_int_param(request, "offset", 0, 0, 10**9),
-    )
 
 
 def _call_detail(store: StoreReader, call_id: str) -> dict[str, Any]:
@@ -186,39 +101,42 @@ def _compact_json(data: dict[str, Any]) -> Response:
     return Response(body, media_type="application/json")
 
 
-class CallEndpoints:
-    """The stored-call HTTP endpoints, bound to one store and one supervisor check.
+class CallEndpoints(Guarded):
+    """The stored-call HTTP endpoints, bound to one store and one reader check."""
 
-    Each endpoint authorizes, runs its store query on a worker thread (the store is
-    synchronous) and renders the result; :meth:`_guarded` maps the failures to the
-    JSON errors of the module docstring in one place.
-    """
-
-    def __init__(self, store: StoreReader, check: SupervisorCheck) -> None:
-        self.store = store
-        self.check = check
+    def __init__(self, store: StoreReader, check: ReaderCheck) -> None:
+        super().__init__(store, check)
         self._page_html = (WEB_DIR / "replay.html").read_text(encoding="utf-8")
-
-    async def _guarded(
-        self, request: Request, work: Callable[[], Any], render: Callable[[Any], Response]
-    ) -> Response:
-        denied = await _authorize(self.check, request)
-        if denied is not None:
-            return denied
-        try:
-            result = await run_in_threadpool(work)
-        except BadRequest as exc:
-            return error(400, "bad_request", str(exc))
-        except StoreError as exc:
-            return _store_error_response(exc)
-        return render(result)
 
     async def list_calls(self, request: Request) -> Response:
         return await self._guarded(
             request,
-            lambda: _list_query(self.store, request),
-            lambda page: JSONResponse(page.to_json()),
+            lambda: self.store.list_calls(call_params.call_query(request.query_params)),
+            lambda result: JSONResponse(result.to_json()),
         )
+
+    async def calls_csv(self, request: Request) -> Response:
+        def work() -> Iterator[str]:
+            query = call_params.call_query(request.query_params, csv=True)
+            rows = self.store.iter_calls(query, max_rows=query.limit)
+            first = next(rows, None)  # the first page runs here: its errors are still HTTP
+            calls = rows if first is None else _chain(first, rows)
+            return iter(listing.csv_lines(calls))
+
+        def render(lines: Iterator[str]) -> Response:
+            return StreamingResponse(
+                lines,
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": 'attachment; filename="calls.csv"'},
+            )
+
+        return await self._guarded(request, work, render)
+
+    async def calls_page(self, request: Request) -> Response:
+        return page("calls.html")
+
+    async def page_asset(self, request: Request) -> Response:
+        return asset(str(request.path_params["name"]))
 
     async def call_detail(self, request: Request) -> Response:
         call_id = _call_id(request)
@@ -241,7 +159,9 @@ class CallEndpoints:
         call_id = _call_id(request)
 
         def work() -> dict[str, Any]:
-            points = _int_param(request, "points", DEFAULT_MAX_POINTS, 100, 20000)
+            points = call_params.int_param(
+                request.query_params, "points", DEFAULT_MAX_POINTS, 100, 20000
+            )
             data = replay_data(self.store, call_id, max_points=points)
             data["audio_url"] = f"/api/calls/{call_id}/audio"
             return data
@@ -255,9 +175,9 @@ class CallEndpoints:
 
     async def replay_asset(self, request: Request) -> Response:
         name = str(request.path_params["name"])
-        if name not in ASSETS:
+        if not name.startswith("replay."):
             return error(404, "not_found", f"no asset {name!r}")
-        return FileResponse(WEB_DIR / name, media_type=ASSETS[name])
+        return asset(name)
 
     async def replay_socket(self, websocket: WebSocket) -> None:
         await ReplaySocket(self.store, self.check, websocket).run()
@@ -267,7 +187,7 @@ class ReplaySocket:
     """One ``/v1/replay/{id}`` connection: checks, then a pump (stored events out) and a
     listener (pause/resume/speed in) until the replay ends or either side goes."""
 
-    def __init__(self, store: StoreReader, check: SupervisorCheck, websocket: WebSocket) -> None:
+    def __init__(self, store: StoreReader, check: ReaderCheck, websocket: WebSocket) -> None:
         self.store = store
         self.check = check
         self.ws = websocket
@@ -279,7 +199,7 @@ class ReplaySocket:
 
     async def _open(self) -> tuple[ReplayControl, int] | None:
         """The replay's control and start time, or None once the socket has been refused."""
-        denied = await _authorize(self.check, self.ws)
+        denied = await authorize(self.check, self.ws)
         if denied is not None:
             body = json.loads(bytes(denied.body))
             await self._refuse(4000 + denied.status_code, body["error"], body["detail"])
@@ -355,18 +275,36 @@ class ReplaySocket:
                     await self.ws.close(code=1011, reason="replay_failed")
 
 
-def make_routes(store: StoreReader, require_supervisor: SupervisorCheck) -> list[BaseRoute]:
-    """The call-store routes, bound to ``store`` and guarded by ``require_supervisor``."""
-    api = CallEndpoints(store, require_supervisor)
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def make_routes(store: StoreReader, require_call_reader: ReaderCheck) -> list[BaseRoute]:
+    """The call-store routes and pages, bound to ``store``, guarded by ``require_call_reader``."""
+    api = CallEndpoints(store, require_call_reader)
+    agents = ScorecardEndpoints(store, require_call_reader)
     return [
         Route("/api/calls", api.list_calls, methods=["GET"]),
+        Route("/api/calls.csv", api.calls_csv, methods=["GET"]),
         Route("/api/calls/{call_id}", api.call_detail, methods=["GET"]),
         Route("/api/calls/{call_id}/audio", api.call_audio, methods=["GET", "HEAD"]),
         Route("/api/calls/{call_id}/replay-data", api.call_replay_data, methods=["GET"]),
+        *agents.routes(),
+        Route("/calls", api.calls_page, methods=["GET"]),
+        Route("/assets/{name}", api.page_asset, methods=["GET"]),
         Route("/replay/assets/{name}", api.replay_asset, methods=["GET"]),
         Route("/replay/{call_id}", api.replay_page, methods=["GET"]),
         WebSocketRoute("/v1/replay/{call_id}", api.replay_socket),
     ]
 
 
-__all__ = ["CallEndpoints", "ReplaySocket", "SupervisorCheck", "make_routes", "parse_time_ms"]
+__all__ = [
+    "BadRequest",
+    "CallEndpoints",
+    "ReaderCheck",
+    "ReplaySocket",
+    "SupervisorCheck",
+    "make_routes",
+    "parse_time_ms",
+]

@@ -9,6 +9,7 @@ Endpoints::
 
     GET  /healthz              200 {"status": "ok", load and admission figures} once the model
                                is loaded and warmed, else 503
+    GET  /                     the landing page: links to the pages, a note on tokens
     GET  /overlay?token=       the agent's panel (agent token)
     GET  /supervisor?token=    the wall board (supervisor token)
     GET  /static/...           page assets (no data in them)
@@ -19,7 +20,8 @@ Endpoints::
     WS   /v1/agent             overlay feed (agent token)
     WS   /v1/supervisor        wall-board feed (supervisor token)
 
-plus the stored-call routes of :mod:`voice_assist.server.api_calls` when a store is open.
+plus the stored-call routes of :mod:`voice_assist.server.api_calls` (calls page, replay,
+scorecards; supervisor or QA token) when a store is open.
 A websocket with missing or bad credentials is refused before the handshake completes
 (HTTP 401, or 403 for a valid token of the wrong role) with a JSON reason; nothing
 about any call is sent.
@@ -52,6 +54,7 @@ from voice_assist.server.api_calls import make_routes
 from voice_assist.server.audiohook import AudioHookProtocol
 from voice_assist.server.context import ServerContext
 from voice_assist.server.feeds import AgentFeed, FeedConnection, SupervisorFeed, TranscriptTail
+from voice_assist.server.guarded import PAGE_CSP
 from voice_assist.server.ingest import IngressConnection
 from voice_assist.server.ingress import IngressProtocol
 from voice_assist.server.native import NativeProtocol
@@ -65,10 +68,6 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),  # tokens ride in page URLs
 ]
-PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'"
-)
 
 
 def create_app(
@@ -198,16 +197,16 @@ def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _index(request: Request) -> Response:
-    return JSONResponse(
-        {
-            "service": "voice_assist",
-            "pages": ["/overlay?token=AGENT_TOKEN", "/supervisor?token=SUPERVISOR_TOKEN"],
-            "health": "/healthz",
-        }
-    )
+    """The landing page: static (no data), its links carry a ``?token=`` it was opened with."""
+    response = FileResponse(WEB_DIR / "index.html", media_type="text/html")
+    response.headers["cache-control"] = "no-cache"
+    response.headers["content-security-policy"] = PAGE_CSP
+    return response
 
 
-def _claims(ctx: ServerContext, conn: HTTPConnection, role: auth.Role | None) -> auth.TokenClaims:
+def _claims(
+    ctx: ServerContext, conn: HTTPConnection, role: auth.Role | tuple[auth.Role, ...] | None
+) -> auth.TokenClaims:
     token = auth.token_from(conn.query_params, conn.headers)
     return auth.verify_token(ctx.secret, token, role=role)
 
@@ -258,11 +257,12 @@ def _whoami(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
     return whoami
 
 
-def require_supervisor(conn: HTTPConnection) -> auth.TokenClaims:
-    """Guard for the stored-call routes: a supervisor token, else AuthError (401) / HTTP 403."""
+def require_call_reader(conn: HTTPConnection) -> auth.TokenClaims:
+    """Guard for the stored-call routes: a supervisor or QA token, else AuthError (401) or
+    HTTP 403 (an agent token: agents see no stored call, their own included)."""
     ctx: ServerContext = conn.app.state.ctx
     try:
-        return _claims(ctx, conn, "supervisor")
+        return _claims(ctx, conn, auth.STORED_CALL_ROLES)
     except AuthError as exc:
         if _status_for(exc) == 403:
             raise HTTPException(403, detail=str(exc)) from exc
@@ -273,7 +273,7 @@ def _stored_call_routes(ctx: ServerContext) -> list[BaseRoute]:
     """Stored-call REST and /replay pages; none when the server runs without a store."""
     if ctx.store is None:
         return []
-    return make_routes(ctx.store, require_supervisor)
+    return make_routes(ctx.store, require_call_reader)
 
 
 # -- websockets ------------------------------------------------------------------------------

@@ -1,8 +1,16 @@
 """Credentials at the edge: signed feed tokens and ingest API keys.
 
-Feed tokens (overlay, wall board) are ``<payload>.<signature>``: the payload is
-base64url JSON ``{"v": 1, "role": "agent"|"supervisor", "agent_id": ..., "iat": s, "exp": s}``
-and the signature is base64url HMAC-SHA256 of the payload text with the server secret.
+Tokens (overlay, wall board, stored calls) are ``<payload>.<signature>``: the payload is
+base64url JSON ``{"v": 1, "role": "agent"|"supervisor"|"qa", "agent_id": ..., "iat": s,
+"exp": s}`` and the signature is base64url HMAC-SHA256 of the payload text with the server
+secret.  What each role may do:
+
+==============  ===================================================================
+``agent``       the overlay and the agent feed, for that agent's live calls only;
+                no stored call (the stored-call API and pages answer 403)
+``supervisor``  the wall board and supervisor feed; stored calls, replay, scorecards
+``qa``          stored calls, replay and scorecards; no live feed (403)
+==============  ===================================================================
 Verification compares signatures with :func:`hmac.compare_digest` and checks the
 expiry.  Ingest API keys are compared the same way, against every configured key.
 
@@ -19,14 +27,16 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from voice_assist.errors import AuthError, ForbiddenError
 
-Role = Literal["agent", "supervisor"]
-ROLES: tuple[Role, ...] = ("agent", "supervisor")
+Role = Literal["agent", "supervisor", "qa"]
+ROLES: tuple[Role, ...] = ("agent", "supervisor", "qa")
+STORED_CALL_ROLES: tuple[Role, ...] = ("supervisor", "qa")
+"""Who may read stored calls, replays and scorecards."""
 TOKEN_VERSION = 1
 MAX_TOKEN_CHARS = 2048
 MAX_AGENT_ID_CHARS = 128
@@ -68,7 +78,7 @@ def sign_token(
         if not agent_id or len(agent_id) > MAX_AGENT_ID_CHARS:
             raise AuthError("an agent token needs an agent id (1-128 characters)")
     elif agent_id is not None:
-        raise AuthError("a supervisor token carries no agent id")
+        raise AuthError(f"a {role} token carries no agent id")
     if ttl_s <= 0:
         raise AuthError("token ttl must be positive")
     now = int(time.time() if now_s is None else now_s)
@@ -87,10 +97,10 @@ def verify_token(
     secret: str,
     token: str | None,
     *,
-    role: Role | None = None,
+    role: Role | Collection[Role] | None = None,
     now_s: float | None = None,
 ) -> TokenClaims:
-    """Check a token's signature, expiry and (optionally) role.
+    """Check a token's signature, expiry and (optionally) role: one role or any of several.
 
     Raises
     ------
@@ -123,7 +133,8 @@ def verify_token(
     now = time.time() if now_s is None else now_s
     if now >= exp:
         raise AuthError("token expired")
-    if role is not None and token_role != role:
+    allowed = (role,) if isinstance(role, str) else role
+    if allowed is not None and token_role not in allowed:
         raise ForbiddenError(f"token role {token_role!r} not allowed here")
     return TokenClaims(
         role=token_role,

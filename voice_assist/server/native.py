@@ -6,13 +6,19 @@ Client -> server::
      "channels": 1|2, "channel_map": ["customer", "agent"]}, "agent_id": "a42", "custom": {}}
     <binary frames of interleaved samples>
     {"type": "ping", "id": ...}    {"type": "mark", "name": ...}    {"type": "stop"}
+    {"type": "pause"}    {"type": "resume"}
 
 Server -> client (``seq`` counts this connection's messages, ``t_ms`` is the media
 position, i.e. audio received so far)::
 
     {"type": "started", "call_id": ..., "media": {...}}
     {"type": "pong", "id": ...}     {"type": "mark", "name": ...}   {"type": "stopped"}
+    {"type": "paused"}    {"type": "resumed", "discarded_ms": ...}
     {"type": "error", "code": ..., "message": ..., "fatal": true|false}
+
+``pause`` (a secure payment flow: the caller keys in card details) makes the server drop
+every audio frame until ``resume``: nothing of the paused span is transcribed, stored or
+archived, and the media clock (``t_ms``) skips it.  ``resumed`` says how much was dropped.
 
 A ``mark`` is answered once all audio sent before it has been handed to the pipeline.
 Fatal errors are followed by a websocket close whose reason is the error code.  A
@@ -57,8 +63,10 @@ class NativeProtocol(IngressProtocol):
         super().__init__()
         self.max_payload_bytes = max_payload_bytes
         self.decoder: LegDecoder | None = None
-        self.state = "awaiting_start"  # -> "streaming" -> "stopped"
+        self.state = "awaiting_start"  # -> "streaming" (<-> "paused") -> "stopped"
         self._seq = 0
+        self.discarded_bytes = 0
+        """Audio dropped while paused (all pauses of the call)."""
 
     # -- input ---------------------------------------------------------------------------
     def receive_text(self, text: str) -> list[Action]:
@@ -68,6 +76,8 @@ class NativeProtocol(IngressProtocol):
             return self._start(message)
         if kind == "stop":
             return self._stop()
+        if kind in ("pause", "resume"):
+            return self._pause(kind == "pause")
         if kind == "ping":
             return [self._send("pong", id=_plain_id(message.get("id")))]
         if kind == "mark":
@@ -88,6 +98,9 @@ class NativeProtocol(IngressProtocol):
     def receive_bytes(self, data: bytes) -> list[Action]:
         if self.state == "awaiting_start" or self.decoder is None:
             raise ProtocolError("binary audio before start", code="binary_before_start")
+        if self.state == "paused":
+            self.discarded_bytes += len(data)  # secure flow: never decoded, never stored
+            return []
         if self.state != "streaming":
             raise ProtocolError("binary audio after stop", code="audio_after_stop")
         return [Audio(legs=self.decoder.decode(data))]
@@ -149,8 +162,19 @@ class NativeProtocol(IngressProtocol):
         self.state = "streaming"
         return [StartCall(agent_id=agent_id.strip(), media=fmt, meta=_meta(message.get("custom")))]
 
+    def _pause(self, pause: bool) -> list[Action]:
+        if self.state not in ("streaming", "paused") or self.decoder is None:
+            raise ProtocolError("pause/resume without a started call", code="unexpected_pause")
+        if pause:
+            self.state = "paused"
+            return [self._send("paused")]
+        self.state = "streaming"
+        fmt = self.decoder.media
+        discarded_ms = self.discarded_bytes // fmt.frame_bytes * 1000 // fmt.sample_rate_hz
+        return [self._send("resumed", discarded_ms=discarded_ms)]
+
     def _stop(self) -> list[Action]:
-        if self.state != "streaming" or self.decoder is None:
+        if self.state not in ("streaming", "paused") or self.decoder is None:
             raise ProtocolError("stop without a started call", code="unexpected_stop")
         self.state = "stopped"
         self.finished = True

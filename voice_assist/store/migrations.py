@@ -7,7 +7,9 @@ each applied version; :data:`MIGRATIONS` maps a version to a function that bring
 previous version up to it.  A fresh database is created from the current
 :data:`~voice_assist.store.schema.metadata` and stamped with :data:`LATEST`
 (what alembic's documentation recommends too), so a migration function only ever runs
-against a database made by an older release.
+against a database made by an older release.  The transcript search index is the one
+object outside the metadata (FTS5 on SQLite, a GIN expression index on PostgreSQL):
+:func:`voice_assist.store.search.install` creates it beside ``create_all``.
 
 To change the schema: edit :mod:`~voice_assist.store.schema`, add ``N+1`` to
 :data:`MIGRATIONS` with the ``ALTER``/``CREATE`` that turns version ``N`` into it
@@ -24,15 +26,36 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from voice_assist.errors import StoreError
-from voice_assist.store import schema
+from voice_assist.store import schema, search
+from voice_assist.store.summary import summary_update
 
 log = logging.getLogger(__name__)
 
 Migration = Callable[[sa.Connection], None]
 
+
+def _v2_call_figures(conn: sa.Connection) -> None:
+    """Per-call figures on ``calls`` (indexed), filled for every stored call; transcript search."""
+    existing = {col["name"] for col in sa.inspect(conn).get_columns(schema.calls.name)}
+    for name in schema.SUMMARY_COLUMNS:
+        if name in existing:
+            continue
+        col = schema.calls.c[name]
+        kind = col.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {schema.calls.name} ADD COLUMN {name} {kind}"))
+    have = {ix["name"] for ix in sa.inspect(conn).get_indexes(schema.calls.name)}
+    for index in schema.calls.indexes:
+        if index.name not in have:
+            index.create(conn)
+    conn.execute(summary_update(None))
+    search.install(conn)
+
+
 MIGRATIONS: dict[int, tuple[str, Migration | None]] = {
     1: ("initial schema: calls, utterances, timeline, waveform, episodes, prompts, events", None),
-}
+    2: ("per-call figures on calls (episodes, prompts, script, talk); transcript search",
+        _v2_call_figures),
+}  # fmt: skip
 """version -> (description, upgrade from version-1).  Version 1 has no upgrade step."""
 
 LATEST = max(MIGRATIONS)
@@ -67,6 +90,7 @@ def migrate(engine: sa.Engine) -> int:
         now_ms = int(time.time() * 1000)
         if found is None:
             schema.metadata.create_all(conn)
+            search.install(conn)  # dialect-specific: not in the metadata
             conn.execute(
                 schema.schema_version.insert(),
                 [{"version": LATEST, "description": "created", "applied_at_ms": now_ms}],

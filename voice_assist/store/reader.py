@@ -11,7 +11,7 @@ import json
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from voice_assist.errors import CallNotFoundError, StoreError
-from voice_assist.store import schema
+from voice_assist.store import schema, scorecard, search
 from voice_assist.store.archive import WAVE_CHUNK_HOPS, WAVE_HOP_MS, AudioArchiveError, audio_info
 from voice_assist.store.ids import validate_call_id
+from voice_assist.store.listing import MAX_PAGE, CallQuery, conditions, order_by
 
 log = logging.getLogger(__name__)
-
-MAX_PAGE = 500
 
 
 class CorruptCallError(StoreError):
@@ -55,6 +54,19 @@ class CallSummary:
     dropped_items: int
     dropped_audio_ms: int
     error: str | None = None
+    # the call's figures (store/summary.py): None while it is live
+    n_episodes: int | None = None
+    n_acknowledged: int | None = None
+    n_unacknowledged: int | None = None
+    n_prompts: int | None = None
+    n_followed: int | None = None
+    n_dismissed: int | None = None
+    n_expired: int | None = None
+    n_script: int | None = None
+    agent_talk_ratio: float | None = None
+    overtalk_ms: int | None = None
+    match: dict[str, Any] | None = None
+    """With a search: the first utterance that matched (``channel``, ``start_ms``, ``text``)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +171,16 @@ def _summary(row: sa.Row[Any]) -> CallSummary:
         acknowledged=_opt_int(row.acknowledged, "empathy acknowledged", cid),
         dropped_items=_int(row.dropped_items, "dropped_items", cid),
         dropped_audio_ms=_int(row.dropped_audio_ms, "dropped_audio_ms", cid),
+        n_episodes=_opt_int(row.n_episodes, "n_episodes", cid),
+        n_acknowledged=_opt_int(row.n_acknowledged, "n_acknowledged", cid),
+        n_unacknowledged=_opt_int(row.n_unacknowledged, "n_unacknowledged", cid),
+        n_prompts=_opt_int(row.n_prompts, "n_prompts", cid),
+        n_followed=_opt_int(row.n_followed, "n_followed", cid),
+        n_dismissed=_opt_int(row.n_dismissed, "n_dismissed", cid),
+        n_expired=_opt_int(row.n_expired, "n_expired", cid),
+        n_script=_opt_int(row.n_script, "n_script", cid),
+        agent_talk_ratio=_opt_float(row.agent_talk_ratio, "agent_talk_ratio", cid),
+        overtalk_ms=_opt_int(row.overtalk_ms, "overtalk_ms", cid),
     )
 
 
@@ -181,11 +203,13 @@ class StoreReader:
     def __init__(self, engine: sa.Engine, *, audio_dir: Path) -> None:
         self.engine = engine
         self.audio_dir = audio_dir
+        self._search_method: str | None = None
 
     # -- listing ------------------------------------------------------------------------------
 
     def list_calls(
         self,
+        query: CallQuery | None = None,
         *,
         agent_id: str | None = None,
         since_ms: int | None = None,
@@ -196,46 +220,116 @@ class StoreReader:
         limit: int = 50,
         offset: int = 0,
     ) -> CallPage:
-        """Calls, newest first.  ``since_ms``/``until_ms`` bound the wall-clock start time
-        (``until`` exclusive); ``min_distress``/``max_distress`` bound the call's peak distress.
+        """One page of calls matching ``query`` (newest first by default) and their total.
+
+        The keyword arguments are a short form of a :class:`CallQuery` for the common
+        filters; ``since_ms``/``until_ms`` bound the wall-clock start time (``until``
+        exclusive), ``min_distress``/``max_distress`` the call's peak distress.  ``limit``
+        is clamped to 1..:data:`~voice_assist.store.listing.MAX_PAGE`.
+
+        Raises
+        ------
+        ValueError
+            An unknown sort, figure or status, or a search with no word in it.
         """
-        limit = max(1, min(int(limit), MAX_PAGE))
-        offset = max(0, int(offset))
+        if query is None:
+            bounds = {}
+            if min_distress is not None or max_distress is not None:
+                bounds["distress"] = (min_distress, max_distress)
+            query = CallQuery(
+                agent_id=agent_id, since_ms=since_ms, until_ms=until_ms, status=status,
+                bounds=bounds, limit=limit, offset=offset,
+            )  # fmt: skip
+        return self._page(query, with_total=True)
+
+    def iter_calls(
+        self, query: CallQuery, *, max_rows: int, page: int = MAX_PAGE
+    ) -> Iterator[CallSummary]:
+        """Every call matching ``query`` from ``query.offset`` on, at most ``max_rows``,
+        fetched ``page`` at a time (the CSV export)."""
+        offset, left = query.offset, max_rows
+        while left > 0:
+            got = self._page(
+                replace(query, limit=min(page, left), offset=offset), with_total=False
+            ).calls
+            yield from got
+            if len(got) < min(page, left):
+                return
+            offset += len(got)
+            left -= len(got)
+
+    def search_method(self) -> str:
+        """How this database searches transcripts: ``fts5``, ``tsvector`` or ``like``."""
+        if self._search_method is None:
+            with self.engine.connect() as conn:
+                self._search_method = search.method(conn)
+        return self._search_method
+
+    def _page(self, q: CallQuery, *, with_total: bool) -> CallPage:
+        limit = max(1, min(int(q.limit), MAX_PAGE))
+        offset = max(0, int(q.offset))
         c, e = schema.calls, schema.empathy
-        conds: list[sa.ColumnElement[bool]] = []
-        if agent_id:
-            conds.append(c.c.agent_id == agent_id)
-        if since_ms is not None:
-            conds.append(c.c.started_at_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.c.started_at_ms < until_ms)
-        if min_distress is not None:
-            conds.append(c.c.max_distress >= min_distress)
-        if max_distress is not None:
-            conds.append(sa.or_(c.c.max_distress <= max_distress, c.c.max_distress.is_(None)))
-        if status:
-            conds.append(c.c.status == status)
-        joined = c.outerjoin(e, e.c.call_id == c.c.id)
+        conds = conditions(q, self.search_method())
         query = (
             sa.select(*_SUMMARY_COLUMNS)
-            .select_from(joined)
+            .select_from(c.outerjoin(e, e.c.call_id == c.c.id))
             .where(*conds)
-            .order_by(c.c.started_at_ms.desc(), c.c.id.desc())
+            .order_by(*order_by(q))
             .limit(limit)
             .offset(offset)
         )
         count = sa.select(sa.func.count()).select_from(c).where(*conds)
         with self.engine.connect() as conn:
-            total = int(conn.execute(count).scalar_one())
+            total = int(conn.execute(count).scalar_one()) if with_total else -1
             rows = conn.execute(query).all()
+            matches = self._matches(conn, q, [str(r.id) for r in rows]) if q.search else {}
         out = []
         for row in rows:
             try:
-                out.append(_summary(row))
+                summary = _summary(row)
             except CorruptCallError as exc:
                 log.error("%s", exc)
-                out.append(_damaged_summary(row, exc))
+                summary = _damaged_summary(row, exc)
+            match = matches.get(summary.call_id)
+            out.append(replace(summary, match=match) if match else summary)
         return CallPage(out, total, limit, offset)
+
+    def _matches(
+        self, conn: sa.Connection, q: CallQuery, call_ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The first utterance of each call that matches the search's first term."""
+        if not call_ids or not q.search:
+            return {}
+        term = search.parse_query(q.search)[0]
+        hits = search.utterances_matching(term, self.search_method()).subquery()
+        u = schema.utterances
+        rows = conn.execute(
+            sa.select(u.c.call_id, u.c.channel, u.c.start_ms, u.c.text)
+            .where(u.c.id.in_(sa.select(hits.c.id)), u.c.call_id.in_(call_ids))
+            .order_by(u.c.call_id, u.c.start_ms)
+        ).all()
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.call_id not in out:
+                out[str(r.call_id)] = {
+                    "channel": r.channel, "start_ms": _int(r.start_ms, "start_ms", r.call_id),
+                    "text": r.text,
+                }  # fmt: skip
+        return out
+
+    # -- scorecards ---------------------------------------------------------------------------
+
+    def agents(
+        self, *, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[scorecard.AgentFigures]:
+        """Every agent's figures over the calls started in ``[since_ms, until_ms)``."""
+        return scorecard.agents(self.engine, since_ms=since_ms, until_ms=until_ms)
+
+    def agent_scorecard(
+        self, agent_id: str, *, since_ms: int | None = None, until_ms: int | None = None
+    ) -> scorecard.Scorecard:
+        """One agent's figures over the period, with a trend by week."""
+        return scorecard.agent(self.engine, agent_id, since_ms=since_ms, until_ms=until_ms)
 
     # -- one call -----------------------------------------------------------------------------
 

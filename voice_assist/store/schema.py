@@ -3,7 +3,9 @@
 Times: ``*_at_ms`` columns are wall-clock epoch milliseconds (UTC); every other ``*_ms``
 column is call-relative media time, like the events.  JSON columns are stored as text
 and parsed by :mod:`voice_assist.store.reader`, so one damaged row gives an error for
-its own call instead of breaking a listing.
+its own call instead of breaking a listing.  The transcript search index depends on the
+database (FTS5, or a ``tsvector`` column) and is made by :mod:`voice_assist.store.search`,
+not from this metadata.
 """
 
 from __future__ import annotations
@@ -41,7 +43,32 @@ calls = sa.Table(
     sa.Column("heartbeat_at_ms", sa.BigInteger, nullable=False),
     sa.Column("dropped_items", sa.Integer, nullable=False, default=0),
     sa.Column("dropped_audio_ms", sa.BigInteger, nullable=False, default=0),
+    # the call's figures, set when it ends (store/summary.py); NULL while it is live
+    sa.Column("n_episodes", sa.Integer),
+    sa.Column("n_acknowledged", sa.Integer),
+    sa.Column("n_unacknowledged", sa.Integer),
+    sa.Column("n_prompts", sa.Integer),
+    sa.Column("n_followed", sa.Integer),
+    sa.Column("n_dismissed", sa.Integer),
+    sa.Column("n_expired", sa.Integer),
+    sa.Column("n_script", sa.Integer),
+    sa.Column("agent_talk_ratio", sa.Float),
+    sa.Column("overtalk_ms", sa.BigInteger),
+    sa.Index("ix_calls_agent_started", "agent_id", "started_at_ms"),
+    sa.Index("ix_calls_duration", "duration_ms"),
+    sa.Index("ix_calls_episodes", "n_episodes"),
+    sa.Index("ix_calls_unacknowledged", "n_unacknowledged"),
+    sa.Index("ix_calls_dismissed", "n_dismissed"),
+    sa.Index("ix_calls_script", "n_script"),
 )
+
+SUMMARY_COLUMNS = (
+    "n_episodes", "n_acknowledged", "n_unacknowledged", "n_prompts", "n_followed",
+    "n_dismissed", "n_expired", "n_script", "agent_talk_ratio", "overtalk_ms",
+)  # fmt: skip
+"""Columns of ``calls`` that :mod:`voice_assist.store.summary` fills when a call ends
+(schema version 2): the figures the calls page filters and sorts on and the agent
+scorecards add up, so neither reads a call's own rows."""
 
 
 def _call_ref() -> sa.ForeignKey:

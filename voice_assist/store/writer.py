@@ -48,6 +48,7 @@ from voice_assist.store.queue import (
     RepairAudio,
     WriteQueue,
 )
+from voice_assist.store.summary import summary_update
 from voice_assist.wire import to_wire
 
 log = logging.getLogger(__name__)
@@ -626,6 +627,7 @@ class StoreWriter:
                 dropped_audio_ms=dropped_audio_ms,
             )
         )
+        ops.execute(summary_update(st.call_id))  # after this call's last rows, same batch
         if item.dropped_items or item.dropped_audio_samples:
             log.warning(
                 "store: call %s lost %d events and %d ms of audio to a full write queue",
@@ -749,5 +751,6 @@ def mark_stale_calls(engine: sa.Engine, *, stale_s: float, exclude: set[str]) ->
                     ended_at_ms=c.c.heartbeat_at_ms,
                 )
             )
+            conn.execute(summary_update(ids))
             log.warning("store: marked %d call(s) interrupted: %s", len(ids), ", ".join(ids))
     return ids

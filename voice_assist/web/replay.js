@@ -77,7 +77,7 @@
     if (!res.ok) {
       const detail = body && body.detail ? body.detail : `HTTP ${res.status}`;
       if (res.status === 401 || res.status === 403) {
-        fail("Not authorized", `${detail}. Open this page with ?token=<supervisor token>.`);
+        fail("Not authorized", `${detail}. Open this page with ?token=<supervisor or QA token>.`);
       } else if (res.status === 404) {
         fail("Call not found", detail);
       } else {

@@ -77,6 +77,7 @@ async def _demo(args: argparse.Namespace) -> int:
         agent_token = auth.sign_token(secret, role="agent", agent_id=args.agent_id, ttl_s=ttl)
         sup_token = auth.sign_token(secret, role="supervisor", ttl_s=ttl)
         _say()
+        _say(f"  Home (links)  : {srv.base_url}/")
         _say(f"  Agent overlay : {srv.base_url}/overlay?token={agent_token}")
         _say(f"  Wall board    : {srv.base_url}/supervisor?token={sup_token}")
         if store is not None:  # the calls page, scorecards and replay read the store

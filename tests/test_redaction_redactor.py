@@ -176,3 +176,13 @@ def test_a_card_silences_its_sentence_and_what_follows_it() -> None:
     (email,) = red.on_transcript(final("mail john at gmail dot com please", start_ms=20_000))
     (a,) = email.audio
     assert not email.trailing_pci and a.end_ms == email.event.words[-1].start_ms
+
+
+def test_digits_misheard_after_card_data_are_silenced_to_the_end_of_the_final() -> None:
+    red = CallRedactor(RedactionOptions())
+    red.on_transcript(final("it's 4472 1234 5678 9016", start_ms=0))
+    event = final("Okay, it's 443. Time 7 .0.", start_ms=5000, uid="c1")
+    (out,) = red.on_transcript(event)
+    assert out.event.text == "Okay, it's [CVV]. Time 7 .0."
+    (audio,) = out.audio
+    assert audio.end_ms == event.end_ms and out.trailing_pci

@@ -36,6 +36,7 @@ from voice_assist.config import RedactionOptions
 from voice_assist.events import CHANNELS, TranscriptEvent, Word
 from voice_assist.redaction.context import CallContext
 from voice_assist.redaction.detect import CARD_MIN_DIGITS, Detection, detect
+from voice_assist.redaction.numbers import digit_runs
 from voice_assist.redaction.redact import (
     join_words,
     redact_partial,
@@ -67,8 +68,9 @@ class Redacted:
     """What of the leg to silence in the archive.  A span reaches back to the word
     before it (or, at the start of the final, the end of the leg's previous final) and
     on to the word after it (or the end of the final); a card number, expiry date, CVV
-    or long number (:data:`PCI_CATEGORIES`) to the whole sentence around it; never more than
-    :data:`AUDIO_REACH_MS` either way.  So digits that the ASR heard as other words, or
+    or long number (:data:`PCI_CATEGORIES`) to the whole sentence around it, and on to
+    the end of the final when more digits follow; never more than :data:`AUDIO_REACH_MS`
+    either way.  So digits that the ASR heard as other words, or
     left out, next to a card number are muted too."""
     trailing_pci: bool = False
     """The final ends in one of :data:`PCI_CATEGORIES`: the speech right after it
@@ -226,8 +228,9 @@ class CallRedactor:
         text = join_words(words)
         audio = tuple(_audio_extent(event, s, after_ms) for s in spans)
         last = spans[-1]
-        trailing = last.category in PCI_CATEGORIES and all(
-            not _spoken(w.text) for w in event.words[last.end :]
+        rest = event.words[last.end :]
+        trailing = last.category in PCI_CATEGORIES and (
+            all(not _spoken(w.text) for w in rest) or _digits_after(rest, 0)
         )
         return Redacted(
             replace(event, text=text, stable_text=text, words=words),
@@ -286,6 +289,8 @@ def _audio_extent(event: TranscriptEvent, span: Span, after_ms: int) -> AudioSpa
         k = span.end
         while k < len(words) and not _ends_sentence(words[k - 1].text):
             k += 1
+        if _digits_after(words, k):  # "[CVV]. Time 7 .0.": the rest of it, misheard
+            k = len(words)
         end = min(words[k - 1].end_ms if k < len(words) else event.end_ms,
                   span.end_ms + AUDIO_REACH_MS)  # fmt: skip
     else:
@@ -298,6 +303,11 @@ def _audio_extent(event: TranscriptEvent, span: Span, after_ms: int) -> AudioSpa
         end_ms=max(end, span.end_ms),
         words_ms=span.start_ms,
     )
+
+
+def _digits_after(words: Sequence[Word], k: int) -> bool:
+    """Digits are spoken in ``words[k:]`` (at most the next :data:`CARRY_MAX_WORDS`)."""
+    return bool(digit_runs([w.text for w in words[k : k + CARRY_MAX_WORDS]]))
 
 
 def _spoken(text: str) -> bool:

@@ -199,3 +199,54 @@ def test_postgres_calls_page_queries_agree_with_sqlite(pg_url: str, tmp_path: Pa
     finally:
         pg.close()
         lite.close()
+
+
+def test_postgres_delete_and_retention(pg_url: str, tmp_path: Path) -> None:
+    from voice_assist.errors import CallLiveError
+    from voice_assist.store import schema
+    from voice_assist.store.listing import CallQuery
+    from voice_assist.store.retention import DAY_MS, RetentionPolicy
+
+    now_ms = 1_760_000_000_000
+    with Store.open(StoreOptions(database_url=pg_url), data_dir=tmp_path) as store:
+        for cid, age_days in (("pgdel-1", 1), ("pgdel-old", 40), ("pgdel-mid", 10)):
+            rec = store.recorder(cid, agent_id="d1", source="file", backpressure=True,
+                                 started_at_ms=now_ms - age_days * DAY_MS)  # fmt: skip
+            synthetic_call(rec, call_id=cid, duration_s=15, seed=2, episode_every_s=10)
+            rec.close("hangup")
+        store.flush()
+
+        def rows(cid: str) -> int:
+            with store.engine.connect() as conn:
+                return sum(
+                    conn.execute(
+                        sa.select(sa.func.count()).select_from(t)
+                        .where((t.c.id if t is schema.calls else t.c.call_id) == cid)
+                    ).scalar_one()
+                    for t in (*schema.CALL_TABLES, schema.calls)
+                )  # fmt: skip
+
+        word = max((w for u in store.transcript("pgdel-1") for w in u["text"].split()), key=len)
+        assert "pgdel-1" in [c.call_id for c in store.list_calls(CallQuery(search=word)).calls]
+        total = rows("pgdel-1")
+        deleted = store.delete_call("pgdel-1")
+        assert sum(deleted.rows.values()) == total and deleted.audio_bytes > 0
+        assert rows("pgdel-1") == 0 and not (store.audio_dir / "pgdel-1.flac").exists()
+        assert "pgdel-1" not in [c.call_id for c in store.list_calls(CallQuery(search=word)).calls]
+        with pytest.raises(CallNotFoundError):
+            replay_data(store, "pgdel-1")
+
+        policy = RetentionPolicy(retention_days=30, audio_retention_days=7,
+                                 clock=lambda: now_ms / 1000)  # fmt: skip
+        result = store.sweep_retention(policy)
+        assert [d.call_id for d in result.deleted] == ["pgdel-old"]
+        assert "pgdel-mid" in result.audio_deleted
+        assert rows("pgdel-old") == 0 and not (store.audio_dir / "pgdel-old.flac").exists()
+        assert store.get_call("pgdel-mid").audio_state == "deleted"
+
+        rec = store.recorder("pgdel-live", agent_id="d1", source="native")
+        synthetic_call(rec, call_id="pgdel-live", duration_s=3, audio=False)
+        store.flush()
+        with pytest.raises(CallLiveError):
+            store.delete_call("pgdel-live")
+        rec.close("hangup")

@@ -295,6 +295,12 @@ class StoreOptions:
     """A 'live' call whose writer has been silent this long is marked 'interrupted'."""
     min_free_mb: int = 64
     """Refuse to start with less free space than this in the data directory."""
+    retention_days: int = 0
+    """Calls (rows, transcripts, events and audio) older than this are deleted; 0: kept for ever."""
+    audio_retention_days: int = 0
+    """Audio (FLAC and waveform) older than this is deleted, the call kept; 0: kept for ever."""
+    retention_sweep_interval_s: float = 3600.0
+    """How often the writer sweeps for expired calls and audio (and once at start-up)."""
 
 
 REDACTION_CATEGORIES = (

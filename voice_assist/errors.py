@@ -13,7 +13,8 @@
     │   └── ForbiddenError         a valid credential whose role may not do this (403)
     ├── OverloadError              the server refuses new work on purpose (load shedding)
     └── StoreError                 the call store or audio archive cannot be used
-        └── CallNotFoundError      no stored call with that id
+        ├── CallNotFoundError      no stored call with that id
+        └── CallLiveError          a live call cannot be deleted (HTTP 409)
 
 Inside the pipeline an exception becomes a :class:`~voice_assist.events.PipelineError`
 event for its call; other calls never see it.
@@ -70,3 +71,7 @@ class StoreError(VoiceAssistError):
 
 class CallNotFoundError(StoreError):
     pass
+
+
+class CallLiveError(StoreError):
+    """The call is still live (being recorded, here or by another process): not deleted."""

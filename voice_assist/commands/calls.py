@@ -1,4 +1,5 @@
-"""``voice-assist calls``: list stored calls (table, ``--json`` or ``--csv``)."""
+"""``voice-assist calls``: list stored calls (table, ``--json`` or ``--csv``);
+``voice-assist calls delete ID``: delete one call everywhere (rows and FLAC)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import json
 import sys
 from datetime import UTC, datetime
 
-HELP = "list stored calls (newest first); filter, sort, search transcripts, export CSV"
+HELP = (
+    "list stored calls (newest first); filter, sort, search transcripts, export CSV; "
+    "'calls delete ID' deletes one"
+)
+DELETE_HELP = "delete one stored call everywhere: its rows in every table and its FLAC"
 
 FIGURES = (
     "duration_s, distress, episodes, acknowledged, unacknowledged, prompts, followed, "
@@ -51,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sort", metavar="KEY", default="started", help=f"sort by: {SORTS}")
     parser.add_argument("--asc", action="store_true", help="smallest first (default: largest)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    delete = actions.add_parser("delete", help=DELETE_HELP, description=DELETE_HELP)
+    delete.add_argument("call_id", metavar="ID", help="the call to delete (not a live one)")
+    delete.add_argument(
+        "--json", action="store_true", help="one JSON object: rows per table, audio file, bytes"
+    )
 
 
 def _fmt_ms(ms: int) -> str:
@@ -77,7 +88,38 @@ def _bounds(args: argparse.Namespace) -> dict[str, tuple[float | None, float | N
     return {k: (v[0], v[1]) for k, v in bounds.items()}
 
 
+def run_delete(args: argparse.Namespace) -> int:
+    from voice_assist.config import load_settings
+    from voice_assist.errors import CallLiveError, CallNotFoundError
+    from voice_assist.store import Store
+
+    settings = load_settings(args.config)
+    with Store.open(settings) as store:
+        try:
+            deleted = store.delete_call(args.call_id)
+        except (CallNotFoundError, CallLiveError) as exc:
+            code = "call_live" if isinstance(exc, CallLiveError) else "call_not_found"
+            if args.json:
+                print(json.dumps({"error": code, "detail": str(exc)}))
+            else:
+                print(f"voice-assist calls delete: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(deleted.to_json(), separators=(",", ":")))
+        return 0
+    rows = ", ".join(f"{name} {n}" for name, n in deleted.rows.items() if n)
+    audio = (
+        f"; audio {deleted.audio_file} ({deleted.audio_bytes} bytes)"
+        if deleted.audio_file
+        else "; no audio file"
+    )
+    print(f"deleted call {deleted.call_id}: {sum(deleted.rows.values())} rows ({rows}){audio}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "delete":
+        return run_delete(args)
     from voice_assist.config import load_settings
     from voice_assist.server.call_params import CSV_MAX_ROWS, parse_time_ms
     from voice_assist.store import Store

@@ -16,7 +16,9 @@ Routes: ``GET /api/calls`` (filters, sort, search and page of
 :mod:`voice_assist.server.call_params`), ``GET /api/calls.csv`` (the same calls as CSV),
 ``GET /api/calls/{id}`` (call, transcript with words, 4 Hz timeline, episodes, prompts,
 empathy), ``GET /api/calls/{id}/audio`` (stereo FLAC, Range requests),
-``GET /api/calls/{id}/replay-data`` (reduced for display, ``points`` 100..20000), the
+``GET /api/calls/{id}/replay-data`` (reduced for display, ``points`` 100..20000),
+``DELETE /api/calls/{id}`` (supervisor only, when ``make_routes`` gets that check: the
+call's rows in every table and its FLAC, answered with what went; 409 ``call_live``), the
 pages ``GET /calls`` and ``GET /replay/{id}`` with ``/assets/{name}`` (and
 ``/replay/assets/``), the scorecards of :mod:`voice_assist.server.api_agents`, and the
 websocket ``/v1/replay/{id}?speed=1..64|max&start_ms=0``: the stored events as
@@ -69,7 +71,7 @@ from voice_assist.server.guarded import (
     error,
     page,
 )
-from voice_assist.store import listing
+from voice_assist.store import Store, listing
 from voice_assist.store.ids import CALL_ID_RE
 from voice_assist.store.reader import StoreReader
 
@@ -183,6 +185,22 @@ class CallEndpoints(Guarded):
         await ReplaySocket(self.store, self.check, websocket).run()
 
 
+class CallDeleteEndpoint(Guarded):
+    """``DELETE /api/calls/{id}``, behind its own check (the supervisor role)."""
+
+    def __init__(self, store: Store, check: ReaderCheck) -> None:
+        super().__init__(store, check)
+        self.writable = store
+
+    async def delete(self, request: Request) -> Response:
+        call_id = _call_id(request)
+        return await self._guarded(
+            request,
+            lambda: self.writable.delete_call(call_id),
+            lambda deleted: JSONResponse(deleted.to_json()),
+        )
+
+
 class ReplaySocket:
     """One ``/v1/replay/{id}`` connection: checks, then a pump (stored events out) and a
     listener (pause/resume/speed in) until the replay ends or either side goes."""
@@ -280,14 +298,27 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def make_routes(store: StoreReader, require_call_reader: ReaderCheck) -> list[BaseRoute]:
-    """The call-store routes and pages, bound to ``store``, guarded by ``require_call_reader``."""
+def make_routes(
+    store: StoreReader,
+    require_call_reader: ReaderCheck,
+    require_supervisor: ReaderCheck | None = None,
+) -> list[BaseRoute]:
+    """The call-store routes and pages, bound to ``store``, guarded by ``require_call_reader``.
+
+    With ``require_supervisor`` (and a :class:`Store`, not just a reader) the routes include
+    ``DELETE /api/calls/{id}``, guarded by that check.
+    """
     api = CallEndpoints(store, require_call_reader)
     agents = ScorecardEndpoints(store, require_call_reader)
+    deletion: list[BaseRoute] = []
+    if require_supervisor is not None and isinstance(store, Store):
+        remover = CallDeleteEndpoint(store, require_supervisor)
+        deletion.append(Route("/api/calls/{call_id}", remover.delete, methods=["DELETE"]))
     return [
         Route("/api/calls", api.list_calls, methods=["GET"]),
         Route("/api/calls.csv", api.calls_csv, methods=["GET"]),
         Route("/api/calls/{call_id}", api.call_detail, methods=["GET"]),
+        *deletion,
         Route("/api/calls/{call_id}/audio", api.call_audio, methods=["GET", "HEAD"]),
         Route("/api/calls/{call_id}/replay-data", api.call_replay_data, methods=["GET"]),
         *agents.routes(),
@@ -301,6 +332,7 @@ def make_routes(store: StoreReader, require_call_reader: ReaderCheck) -> list[Ba
 
 __all__ = [
     "BadRequest",
+    "CallDeleteEndpoint",
     "CallEndpoints",
     "ReaderCheck",
     "ReplaySocket",

@@ -21,7 +21,8 @@ Endpoints::
     WS   /v1/supervisor        wall-board feed (supervisor token)
 
 plus the stored-call routes of :mod:`voice_assist.server.api_calls` (calls page, replay,
-scorecards; supervisor or QA token) when a store is open.
+scorecards; supervisor or QA token; ``DELETE /api/calls/{id}`` supervisor only) when a
+store is open.
 A websocket with missing or bad credentials is refused before the handshake completes
 (HTTP 401, or 403 for a valid token of the wrong role) with a JSON reason; nothing
 about any call is sent.
@@ -269,11 +270,22 @@ def require_call_reader(conn: HTTPConnection) -> auth.TokenClaims:
         raise
 
 
+def require_supervisor(conn: HTTPConnection) -> auth.TokenClaims:
+    """Guard for deleting stored calls: a supervisor token only (QA and agent tokens: 403)."""
+    ctx: ServerContext = conn.app.state.ctx
+    try:
+        return _claims(ctx, conn, "supervisor")
+    except AuthError as exc:
+        if _status_for(exc) == 403:
+            raise HTTPException(403, detail=str(exc)) from exc
+        raise
+
+
 def _stored_call_routes(ctx: ServerContext) -> list[BaseRoute]:
     """Stored-call REST and /replay pages; none when the server runs without a store."""
     if ctx.store is None:
         return []
-    return make_routes(ctx.store, require_call_reader)
+    return make_routes(ctx.store, require_call_reader, require_supervisor)
 
 
 # -- websockets ------------------------------------------------------------------------------

@@ -4,9 +4,10 @@
 query on a worker thread (the store is synchronous), render the result, and map every
 failure to a JSON error ``{"error": code, "detail": message}``: 400 ``bad_request``
 (with the reason), 401 ``unauthorized``, 403 ``forbidden``, 404 ``call_not_found`` /
-``audio_missing``, 409 ``audio_live``, 500 ``call_damaged`` / ``audio_damaged`` /
-``store_error``.  Responses carry ``Server-Timing: app;dur=<ms>``, the time from the
-authorized request to the rendered response (what ``bench calls-page`` reports).
+``audio_missing`` / ``audio_deleted``, 409 ``audio_live`` / ``call_live``, 500
+``call_damaged`` / ``audio_damaged`` / ``store_error``.  Responses carry
+``Server-Timing: app;dur=<ms>``, the time from the authorized request to the rendered
+response (what ``bench calls-page`` reports).
 
 The pages (calls, scorecards, replay) are static files with no data in them: public,
 with a strict content security policy; everything they load goes through the check.
@@ -26,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from voice_assist.errors import AuthError, CallNotFoundError, StoreError
+from voice_assist.errors import AuthError, CallLiveError, CallNotFoundError, StoreError
 from voice_assist.server.call_params import BadRequest
 from voice_assist.store.archive import AudioArchiveError
 from voice_assist.store.reader import CorruptCallError, StoreReader
@@ -61,10 +62,12 @@ def store_error_response(exc: StoreError) -> JSONResponse:
     if isinstance(exc, CallNotFoundError):
         return error(404, "call_not_found", str(exc))
     if isinstance(exc, AudioArchiveError):
-        status = {"audio_missing": 404, "audio_live": 409}.get(exc.code, 500)
+        status = {"audio_missing": 404, "audio_deleted": 404, "audio_live": 409}.get(exc.code, 500)
         return error(status, exc.code, str(exc))
     if isinstance(exc, CorruptCallError):
         return error(500, exc.code, str(exc))
+    if isinstance(exc, CallLiveError):
+        return error(409, "call_live", str(exc))
     log.error("store error: %s", exc)
     return error(500, "store_error", str(exc))
 

@@ -101,6 +101,7 @@ def make_engine(url: str, *, immediate: bool = False) -> sa.Engine:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")  # durable against a killed process
             cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA secure_delete = ON")  # a deleted call's pages are zeroed
         finally:
             cur.close()
 

@@ -557,11 +557,17 @@ class StoreReader:
         CallNotFoundError
             No such call.
         AudioArchiveError
-            No audio was archived (``audio_missing``), the call is still being recorded
+            No audio was archived (``audio_missing``), it was deleted by retention
+            (``audio_deleted``), the call is still being recorded
             (``audio_live``) or the file is damaged (``audio_damaged``).
         """
         summary = self.get_call(call_id)
         path = self.audio_dir / f"{call_id}.flac"
+        if summary.audio_state == "deleted":
+            raise AudioArchiveError(
+                f"the audio of call {call_id} was deleted (store.audio_retention_days)",
+                code="audio_deleted",
+            )
         if summary.audio_state == "none" or (summary.audio_state != "recording"
                                              and not path.exists()):  # fmt: skip
             raise AudioArchiveError(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 CALL_STATUSES = ("live", "ended", "interrupted")
-AUDIO_STATES = ("none", "recording", "final", "damaged")
+AUDIO_STATES = ("none", "recording", "final", "damaged", "deleted")  # deleted: by retention
 
 schema_version = sa.Table(
     "schema_version",

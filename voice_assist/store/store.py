@@ -27,6 +27,9 @@ from voice_assist.store.migrations import migrate
 from voice_assist.store.queue import OpenCall, RepairAudio
 from voice_assist.store.reader import StoreReader
 from voice_assist.store.recorder import CallRecorder
+from voice_assist.store.retention import DeletedCall, RetentionPolicy, RetentionResult
+from voice_assist.store.retention import delete_call as delete_call_everywhere
+from voice_assist.store.retention import sweep as retention_sweep
 from voice_assist.store.writer import StoreWriter, mark_stale_calls
 
 log = logging.getLogger(__name__)
@@ -56,12 +59,18 @@ class Store(StoreReader):
         self.options = options
         self.url = url
         self._write_engine = write_engine
+        self.retention = RetentionPolicy(
+            retention_days=options.retention_days,
+            audio_retention_days=options.audio_retention_days,
+        )
         self._writer = StoreWriter(
             write_engine,
             audio_dir=self.audio_dir,
             queue_max_items=options.queue_max_items,
             timeline_hz=options.timeline_hz,
             live_stale_s=options.live_stale_s,
+            retention=self.retention,
+            retention_interval_s=options.retention_sweep_interval_s,
         )
         self._open_ids: set[str] = set()
         self._lock = threading.Lock()
@@ -197,7 +206,50 @@ class Store(StoreReader):
             # live calls with a fresh heartbeat: another process, or one that died moments
             # ago; the writer's periodic sweep settles which once they go stale
             self._writer.start()
+        if self.retention.enabled:
+            self.sweep_retention()
+            self._writer.start()  # it repeats the sweep every store.retention_sweep_interval_s
         return ids
+
+    # -- retention and deletion -----------------------------------------------------------------
+
+    def sweep_retention(self, policy: RetentionPolicy | None = None) -> RetentionResult:
+        """Delete expired calls and expired audio now (``policy``: the configured one).
+
+        Raises
+        ------
+        StoreError
+            The database refused the deletion.
+        """
+        with self._lock:
+            exclude = set(self._open_ids)
+        try:
+            return retention_sweep(
+                self._write_engine, self.audio_dir, policy or self.retention, exclude=exclude
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"retention sweep failed: {exc}") from exc
+
+    def delete_call(self, call_id: str) -> DeletedCall:
+        """Delete one call everywhere (rows in every table, its FLAC); say what went.
+
+        Raises
+        ------
+        CallNotFoundError
+            No such call.
+        CallLiveError
+            The call is live (recorded by this process, or live by its row).
+        StoreError
+            The database refused the deletion.
+        """
+        with self._lock:
+            recording = set(self._open_ids)
+        try:
+            return delete_call_everywhere(
+                self._write_engine, self.audio_dir, call_id, recording=recording
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot delete call {call_id}: {exc}") from exc
 
     @property
     def failed_statements(self) -> int:

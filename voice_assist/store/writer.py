@@ -48,6 +48,8 @@ from voice_assist.store.queue import (
     RepairAudio,
     WriteQueue,
 )
+from voice_assist.store.retention import RetentionPolicy
+from voice_assist.store.retention import sweep as retention_sweep
 from voice_assist.store.summary import summary_update
 from voice_assist.wire import to_wire
 
@@ -273,6 +275,8 @@ class StoreWriter:
         queue_max_items: int,
         timeline_hz: float,
         live_stale_s: float,
+        retention: RetentionPolicy | None = None,
+        retention_interval_s: float = 3600.0,
     ) -> None:
         self.engine = engine
         self.audio_dir = audio_dir
@@ -285,6 +289,9 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
+        self.retention = retention if retention is not None and retention.enabled else None
+        self.retention_interval_s = retention_interval_s
+        self._last_retention = time.monotonic()  # the start-up sweep is Store.recover's
 
     # -- thread control ---------------------------------------------------------------------
 
@@ -381,6 +388,12 @@ class StoreWriter:
         if time.monotonic() - self._last_sweep > self.sweep_interval_s:
             self._last_sweep = time.monotonic()
             self._sweep()
+        if (
+            self.retention is not None
+            and time.monotonic() - self._last_retention >= self.retention_interval_s
+        ):
+            self._last_retention = time.monotonic()
+            self._retention_sweep()
         for b in barriers:
             b.done.set()
 
@@ -686,6 +699,14 @@ class StoreWriter:
             return
         for call_id in stale:
             self._repair(call_id)
+
+    def _retention_sweep(self) -> None:
+        if self.retention is None:
+            return
+        try:
+            retention_sweep(self.engine, self.audio_dir, self.retention, exclude=set(self._calls))
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            log.error("store: retention sweep failed: %s", exc)
 
     def _repair(self, call_id: str) -> None:
         path = self.audio_dir / f"{call_id}.flac"

@@ -21,6 +21,7 @@ VERBS = (
     "demo",
     "token",
     "calls",
+    "audit",
     "agents",
     "report",
     "models",

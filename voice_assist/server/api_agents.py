@@ -31,7 +31,7 @@ class ScorecardEndpoints(Guarded):
                 "agents": [a.to_json() for a in agents],
             }
 
-        return await self._guarded(request, work, JSONResponse)
+        return await self._guarded(request, work, JSONResponse, audit="scorecards")
 
     async def agent_detail(self, request: Request) -> Response:
         def work() -> dict[str, Any]:
@@ -40,7 +40,7 @@ class ScorecardEndpoints(Guarded):
             card = self.store.agent_scorecard(agent_id, since_ms=since_ms, until_ms=until_ms)
             return card.to_json()
 
-        return await self._guarded(request, work, JSONResponse)
+        return await self._guarded(request, work, JSONResponse, audit="scorecard")
 
     async def agents_page(self, request: Request) -> Response:
         return page("agents.html")

@@ -18,7 +18,8 @@ Routes: ``GET /api/calls`` (filters, sort, search and page of
 empathy), ``GET /api/calls/{id}/audio`` (stereo FLAC, Range requests),
 ``GET /api/calls/{id}/replay-data`` (reduced for display, ``points`` 100..20000),
 ``DELETE /api/calls/{id}`` (supervisor only, when ``make_routes`` gets that check: the
-call's rows in every table and its FLAC, answered with what went; 409 ``call_live``), the
+call's rows in every table and its FLAC, answered with what went; 409 ``call_live``) and
+``GET /api/audit`` (supervisor only: :mod:`voice_assist.server.api_audit`), the
 pages ``GET /calls`` and ``GET /replay/{id}`` with ``/assets/{name}`` (and
 ``/replay/assets/``), the scorecards of :mod:`voice_assist.server.api_agents`, and the
 websocket ``/v1/replay/{id}?speed=1..64|max&start_ms=0``: the stored events as
@@ -26,8 +27,10 @@ overlay-protocol messages paced at ``speed``, then ``{"type": "replay_end"}`` an
 1000; the client may send ``{"type": "pause"}``, ``{"type": "resume"}``,
 ``{"type": "speed", "speed": x}``.
 
-Errors are JSON (:mod:`voice_assist.server.guarded`).  On the websocket: an
-``{"type": "error", "code": ...}`` message, then close 4400/4401/4403/4404/4500.
+Every read (listing, CSV, detail, audio, replay data, replay feed, scorecards) adds one
+row to the access audit log first.  Errors are JSON (:mod:`voice_assist.server.guarded`).
+On the websocket: an ``{"type": "error", "code": ...}`` message, then close
+4400/4401/4403/4404/4500.
 """
 
 from __future__ import annotations
@@ -61,13 +64,16 @@ from voice_assist.replay.feed import (
 from voice_assist.replay.query import DEFAULT_MAX_POINTS, replay_data
 from voice_assist.server import call_params
 from voice_assist.server.api_agents import ScorecardEndpoints
+from voice_assist.server.api_audit import AuditEndpoints
 from voice_assist.server.call_params import BadRequest, parse_time_ms
 from voice_assist.server.guarded import (
     WEB_DIR,
     Guarded,
     ReaderCheck,
+    access_record,
     asset,
-    authorize,
+    audited,
+    check_access,
     error,
     page,
 )
@@ -115,6 +121,7 @@ class CallEndpoints(Guarded):
             request,
             lambda: self.store.list_calls(call_params.call_query(request.query_params)),
             lambda result: JSONResponse(result.to_json()),
+            audit="list",
         )
 
     async def calls_csv(self, request: Request) -> Response:
@@ -132,7 +139,7 @@ class CallEndpoints(Guarded):
                 headers={"content-disposition": 'attachment; filename="calls.csv"'},
             )
 
-        return await self._guarded(request, work, render)
+        return await self._guarded(request, work, render, audit="csv")
 
     async def calls_page(self, request: Request) -> Response:
         return page("calls.html")
@@ -142,7 +149,13 @@ class CallEndpoints(Guarded):
 
     async def call_detail(self, request: Request) -> Response:
         call_id = _call_id(request)
-        return await self._guarded(request, lambda: _call_detail(self.store, call_id), JSONResponse)
+        return await self._guarded(
+            request,
+            lambda: _call_detail(self.store, call_id),
+            JSONResponse,
+            audit="detail",
+            call_id=call_id,
+        )
 
     async def call_audio(self, request: Request) -> Response:
         call_id = _call_id(request)
@@ -155,7 +168,9 @@ class CallEndpoints(Guarded):
                 content_disposition_type="inline",
             )
 
-        return await self._guarded(request, lambda: self.store.audio_path(call_id), render)
+        return await self._guarded(
+            request, lambda: self.store.audio_path(call_id), render, audit="audio", call_id=call_id
+        )
 
     async def call_replay_data(self, request: Request) -> Response:
         call_id = _call_id(request)
@@ -168,7 +183,9 @@ class CallEndpoints(Guarded):
             data["audio_url"] = f"/api/calls/{call_id}/audio"
             return data
 
-        return await self._guarded(request, work, _compact_json)
+        return await self._guarded(
+            request, work, _compact_json, audit="replay-data", call_id=call_id
+        )
 
     async def replay_page(self, request: Request) -> Response:
         if not CALL_ID_RE.fullmatch(_call_id(request)):
@@ -198,6 +215,7 @@ class CallDeleteEndpoint(Guarded):
             request,
             lambda: self.writable.delete_call(call_id),
             lambda deleted: JSONResponse(deleted.to_json()),
+            audit=None,
         )
 
 
@@ -217,7 +235,7 @@ class ReplaySocket:
 
     async def _open(self) -> tuple[ReplayControl, int] | None:
         """The replay's control and start time, or None once the socket has been refused."""
-        denied = await authorize(self.check, self.ws)
+        claims, denied = await check_access(self.check, self.ws)
         if denied is not None:
             body = json.loads(bytes(denied.body))
             await self._refuse(4000 + denied.status_code, body["error"], body["detail"])
@@ -231,7 +249,10 @@ class ReplaySocket:
             await self._refuse(4400, "bad_request", str(exc))
             return None
         try:
-            await asyncio.to_thread(self.store.get_call, self.call_id)
+            record = access_record(claims, self.ws, "replay-feed", self.call_id)
+            await asyncio.to_thread(
+                audited(self.store, record, lambda: self.store.get_call(self.call_id))
+            )
         except StoreError as exc:
             if isinstance(exc, CallNotFoundError):
                 await self._refuse(4404, "call_not_found", str(exc))
@@ -314,6 +335,7 @@ def make_routes(
     if require_supervisor is not None and isinstance(store, Store):
         remover = CallDeleteEndpoint(store, require_supervisor)
         deletion.append(Route("/api/calls/{call_id}", remover.delete, methods=["DELETE"]))
+        deletion += AuditEndpoints(store, require_supervisor).routes()
     return [
         Route("/api/calls", api.list_calls, methods=["GET"]),
         Route("/api/calls.csv", api.calls_csv, methods=["GET"]),

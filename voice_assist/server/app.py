@@ -22,7 +22,8 @@ Endpoints::
 
 plus the stored-call routes of :mod:`voice_assist.server.api_calls` (calls page, replay,
 scorecards; supervisor or QA token; ``DELETE /api/calls/{id}`` supervisor only) when a
-store is open.
+store is open, with ``GET /api/audit`` (the access audit log; supervisor only).
+A token on the store's revocation list is refused everywhere (401 ``token revoked``).
 A websocket with missing or bad credentials is refused before the handshake completes
 (HTTP 401, or 403 for a valid token of the wrong role) with a JSON reason; nothing
 about any call is sent.
@@ -59,6 +60,7 @@ from voice_assist.server.guarded import PAGE_CSP
 from voice_assist.server.ingest import IngressConnection
 from voice_assist.server.ingress import IngressProtocol
 from voice_assist.server.native import NativeProtocol
+from voice_assist.server.revocation import RevocationCache
 from voice_assist.server.twilio import TwilioProtocol
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ def create_app(
             "no ingest keys configured (VOICE_ASSIST_INGEST_KEYS): audio ingress is refused"
         )
     ctx = ServerContext(settings=settings, secret=secret, keys=keys, engine=engine, store=store)
+    if store is not None:
+        ctx.revoked = RevocationCache(store.revoked_token_ids)
     owns_engine = engine is None
 
     @contextlib.asynccontextmanager
@@ -209,7 +213,11 @@ def _claims(
     ctx: ServerContext, conn: HTTPConnection, role: auth.Role | tuple[auth.Role, ...] | None
 ) -> auth.TokenClaims:
     token = auth.token_from(conn.query_params, conn.headers)
-    return auth.verify_token(ctx.secret, token, role=role)
+    claims = auth.verify_token(ctx.secret, token)
+    if ctx.revoked.is_revoked(claims.token_id):
+        raise AuthError("token revoked")
+    auth.check_role(claims.role, role)
+    return claims
 
 
 def _status_for(exc: AuthError) -> int:

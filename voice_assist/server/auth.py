@@ -2,8 +2,8 @@
 
 Tokens (overlay, wall board, stored calls) are ``<payload>.<signature>``: the payload is
 base64url JSON ``{"v": 1, "role": "agent"|"supervisor"|"qa", "agent_id": ..., "iat": s,
-"exp": s}`` and the signature is base64url HMAC-SHA256 of the payload text with the server
-secret.  What each role may do:
+"exp": s, "jti": id}`` and the signature is base64url HMAC-SHA256 of the payload text with
+the server secret.  What each role may do:
 
 ==============  ===================================================================
 ``agent``       the overlay and the agent feed, for that agent's live calls only;
@@ -12,7 +12,10 @@ secret.  What each role may do:
 ``qa``          stored calls, replay and scorecards; no live feed (403)
 ==============  ===================================================================
 Verification compares signatures with :func:`hmac.compare_digest` and checks the
-expiry.  Ingest API keys are compared the same way, against every configured key.
+expiry.  ``jti`` (16 random hex) names a token for the audit log and the revocation list;
+a token signed before ``jti`` existed is named by :func:`token_id` instead: ``fp-`` and
+the first 16 hex of the SHA-256 of its signature.  Ingest API keys are compared the same
+way, against every configured key.
 
 Nothing here logs a secret, a token or a key; :func:`key_fingerprint` gives a short,
 non-reversible label for logs and per-key connection counts.
@@ -40,6 +43,7 @@ STORED_CALL_ROLES: tuple[Role, ...] = ("supervisor", "qa")
 TOKEN_VERSION = 1
 MAX_TOKEN_CHARS = 2048
 MAX_AGENT_ID_CHARS = 128
+MAX_TOKEN_ID_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +54,8 @@ class TokenClaims:
     agent_id: str | None
     issued_at_s: int
     expires_at_s: int
+    token_id: str = ""
+    """The token's ``jti``, or ``fp-...`` for a token signed without one (:func:`token_id`)."""
 
 
 def generate_secret() -> str:
@@ -88,6 +94,7 @@ def sign_token(
         "agent_id": agent_id,
         "iat": now,
         "exp": now + ttl_s,
+        "jti": secrets.token_hex(8),
     }
     payload = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{payload}.{_signature(secret, payload)}"
@@ -130,18 +137,56 @@ def verify_token(
         raise AuthError("malformed token")
     if token_role == "agent" and not (isinstance(agent_id, str) and agent_id):
         raise AuthError("malformed token")
+    jti = claims.get("jti")
+    if jti is not None and not (isinstance(jti, str) and 0 < len(jti) <= MAX_TOKEN_ID_CHARS):
+        raise AuthError("malformed token")
     now = time.time() if now_s is None else now_s
     if now >= exp:
         raise AuthError("token expired")
-    allowed = (role,) if isinstance(role, str) else role
-    if allowed is not None and token_role not in allowed:
-        raise ForbiddenError(f"token role {token_role!r} not allowed here")
+    check_role(token_role, role)
     return TokenClaims(
         role=token_role,
         agent_id=agent_id if token_role == "agent" else None,
         issued_at_s=iat,
         expires_at_s=exp,
+        token_id=jti if jti is not None else _fingerprint_id(signature),
     )
+
+
+def check_role(token_role: str, role: Role | Collection[Role] | None) -> None:
+    """Raise ForbiddenError unless ``token_role`` is ``role`` (or one of them; None: any)."""
+    allowed = (role,) if isinstance(role, str) else role
+    if allowed is not None and token_role not in allowed:
+        raise ForbiddenError(f"token role {token_role!r} not allowed here")
+
+
+def token_id(token: str) -> str:
+    """The id a token is revoked by: its ``jti``, or ``fp-`` + 16 hex of its signature.
+
+    The signature is not checked (revoking a forged token harms nobody).
+
+    Raises
+    ------
+    AuthError
+        ``malformed token``: not ``<payload>.<signature>`` with a JSON payload.
+    """
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise AuthError("malformed token")
+    payload, signature = token.split(".")
+    try:
+        claims = json.loads(_b64decode(payload))
+    except (ValueError, binascii.Error) as exc:
+        raise AuthError("malformed token") from exc
+    if not isinstance(claims, dict):
+        raise AuthError("malformed token")
+    jti = claims.get("jti")
+    if isinstance(jti, str) and 0 < len(jti) <= MAX_TOKEN_ID_CHARS:
+        return jti
+    return _fingerprint_id(signature)
+
+
+def _fingerprint_id(signature: str) -> str:
+    return "fp-" + hashlib.sha256(signature.encode()).hexdigest()[:16]
 
 
 class IngestKeys:

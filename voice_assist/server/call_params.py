@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from voice_assist.store import listing
+from voice_assist.store.audit import MAX_AUDIT_LIMIT, AuditQuery
+from voice_assist.store.ids import CALL_ID_RE
 from voice_assist.store.search import SearchQueryError, parse_query
 
 MAX_OFFSET = 10**9
@@ -119,6 +121,23 @@ def period_query(params: Mapping[str, str]) -> tuple[int | None, int | None]:
     """The period of a scorecard request (no other parameter allowed)."""
     _check_names(params, PERIOD_PARAMS)
     return period(params)
+
+
+AUDIT_PARAMS = frozenset({"token", "call", "since", "limit"})
+
+
+def audit_query(params: Mapping[str, str]) -> AuditQuery:
+    """``GET /api/audit``: ``call`` (one call id), ``since`` (a time), ``limit`` 1..10000 (100)."""
+    _check_names(params, AUDIT_PARAMS)
+    call_id = params.get("call") or None
+    if call_id is not None and not CALL_ID_RE.fullmatch(call_id):
+        raise BadRequest("call must be a call id (1-64 of A-Z a-z 0-9 _ -)")
+    since = params.get("since")
+    return AuditQuery(
+        call_id=call_id,
+        since_ms=parse_time_ms(since) if since else None,
+        limit=int_param(params, "limit", 100, 1, MAX_AUDIT_LIMIT),
+    )
 
 
 def agent_id(value: str) -> str:

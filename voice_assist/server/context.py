@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from voice_assist.config import Settings
 from voice_assist.server.auth import IngestKeys
+from voice_assist.server.revocation import RevocationCache
 
 if TYPE_CHECKING:
     from voice_assist.runtime.engine import Engine
@@ -35,6 +36,8 @@ class ServerContext:
     ingest_connections: int = 0
     feed_connections: int = 0
     start_error: str | None = None
+    revoked: RevocationCache = field(default_factory=RevocationCache)
+    """Revoked token ids (from the store when there is one)."""
     feed_connected: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the first overlay or wall board connects (the demo waits for it)."""
 

@@ -7,7 +7,9 @@ failure to a JSON error ``{"error": code, "detail": message}``: 400 ``bad_reques
 ``audio_missing`` / ``audio_deleted``, 409 ``audio_live`` / ``call_live``, 500
 ``call_damaged`` / ``audio_damaged`` / ``store_error``.  Responses carry
 ``Server-Timing: app;dur=<ms>``, the time from the authorized request to the rendered
-response (what ``bench calls-page`` reports).
+response (what ``bench calls-page`` reports).  Every authorized read adds one row to the
+store's access audit log (:mod:`voice_assist.store.audit`), in the same worker thread,
+before the query.
 
 The pages (calls, scorecards, replay) are static files with no data in them: public,
 with a strict content security policy; everything they load goes through the check.
@@ -20,7 +22,8 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -28,8 +31,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from voice_assist.errors import AuthError, CallLiveError, CallNotFoundError, StoreError
+from voice_assist.server.auth import TokenClaims
 from voice_assist.server.call_params import BadRequest
 from voice_assist.store.archive import AudioArchiveError
+from voice_assist.store.audit import AccessRecord
 from voice_assist.store.reader import CorruptCallError, StoreReader
 
 log = logging.getLogger(__name__)
@@ -51,7 +56,10 @@ ASSETS = {
 
 ReaderCheck = Callable[[HTTPConnection], object]
 """The server's check for reading stored calls: raises AuthError (401) or an
-HTTPException (403) to refuse; may be async; its return value is ignored."""
+HTTPException (403) to refuse; may be async; returns the token's
+:class:`~voice_assist.server.auth.TokenClaims` (anything else: audited as ``unknown``)."""
+T = TypeVar("T")
+MAX_AUDIT_QUERY_CHARS = 500
 
 
 def error(status: int, code: str, detail: str) -> JSONResponse:
@@ -72,18 +80,59 @@ def store_error_response(exc: StoreError) -> JSONResponse:
     return error(500, "store_error", str(exc))
 
 
-async def authorize(check: ReaderCheck, conn: HTTPConnection) -> JSONResponse | None:
-    """None when ``check`` lets ``conn`` through, else the JSON refusal (401 or 403)."""
+async def check_access(
+    check: ReaderCheck, conn: HTTPConnection
+) -> tuple[object, JSONResponse | None]:
+    """What ``check`` returned (the token's claims) and None, or None and the JSON refusal."""
     try:
         result = check(conn)
         if inspect.isawaitable(result):
-            await result
+            result = await result
     except AuthError as exc:
-        return error(401, "unauthorized", str(exc) or "a supervisor or QA token is required")
+        return None, error(401, "unauthorized", str(exc) or "a supervisor or QA token is required")
     except HTTPException as exc:
         code = "forbidden" if exc.status_code == 403 else "unauthorized"
-        return error(exc.status_code, code, str(exc.detail))
-    return None
+        return None, error(exc.status_code, code, str(exc.detail))
+    return result, None
+
+
+async def authorize(check: ReaderCheck, conn: HTTPConnection) -> JSONResponse | None:
+    """None when ``check`` lets ``conn`` through, else the JSON refusal (401 or 403)."""
+    return (await check_access(check, conn))[1]
+
+
+def access_record(
+    claims: object, conn: HTTPConnection, resource: str, call_id: str | None = None
+) -> AccessRecord:
+    """The audit row of one read: the subject from ``claims`` (a check that returns no
+    :class:`TokenClaims` gives role ``unknown``), the client address, and for reads of
+    many calls the query parameters (the token left out)."""
+    query = None
+    if call_id is None:
+        params = [(k, v) for k, v in conn.query_params.multi_items() if k != "token"]
+        query = urlencode(params)[:MAX_AUDIT_QUERY_CHARS] or None
+    return AccessRecord(
+        role=claims.role if isinstance(claims, TokenClaims) else "unknown",
+        agent_id=claims.agent_id if isinstance(claims, TokenClaims) else None,
+        token_id=(claims.token_id or None) if isinstance(claims, TokenClaims) else None,
+        resource=resource,
+        call_id=call_id,
+        client=conn.client.host if conn.client else None,
+        query=query,
+    )
+
+
+def audited(store: StoreReader, record: AccessRecord, work: Callable[[], T]) -> Callable[[], T]:
+    """``work`` preceded by writing ``record`` (when ``store`` can write): for a worker thread.
+    A failed audit write refuses the read (a store error), so no read goes unrecorded."""
+
+    def run() -> T:
+        writer = getattr(store, "record_access", None)
+        if writer is not None:
+            writer(record)
+        return work()
+
+    return run
 
 
 def page(filename: str) -> Response:
@@ -108,11 +157,21 @@ class Guarded:
         self.check = check
 
     async def _guarded(
-        self, request: Request, work: Callable[[], Any], render: Callable[[Any], Response]
+        self,
+        request: Request,
+        work: Callable[[], Any],
+        render: Callable[[Any], Response],
+        *,
+        audit: str | None,
+        call_id: str | None = None,
     ) -> Response:
-        denied = await authorize(self.check, request)
+        """Authorize, then (with ``audit``, the resource read) write one audit row and run
+        ``work`` on a worker thread, and render."""
+        claims, denied = await check_access(self.check, request)
         if denied is not None:
             return denied
+        if audit is not None:
+            work = audited(self.store, access_record(claims, request, audit, call_id), work)
         t0 = time.perf_counter()
         try:
             result = await run_in_threadpool(work)

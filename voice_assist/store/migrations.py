@@ -51,10 +51,17 @@ def _v2_call_figures(conn: sa.Connection) -> None:
     search.install(conn)
 
 
+def _v3_access_audit(conn: sa.Connection) -> None:
+    """The access audit log and the token revocation list (new tables, nothing to fill)."""
+    for table in schema.AUDIT_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, tuple[str, Migration | None]] = {
     1: ("initial schema: calls, utterances, timeline, waveform, episodes, prompts, events", None),
     2: ("per-call figures on calls (episodes, prompts, script, talk); transcript search",
         _v2_call_figures),
+    3: ("access audit log and token revocation list", _v3_access_audit),
 }  # fmt: skip
 """version -> (description, upgrade from version-1).  Version 1 has no upgrade step."""
 

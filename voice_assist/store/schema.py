@@ -163,5 +163,32 @@ events = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+access_audit = sa.Table(  # schema version 3; no foreign key: it outlives deleted calls
+    "access_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("agent_id", sa.String(128)),
+    sa.Column("token_id", sa.String(64)),
+    sa.Column("resource", sa.String(32), nullable=False),
+    sa.Column("call_id", sa.String(64)),
+    sa.Column("client", sa.String(64)),
+    sa.Column("query", sa.Text),
+    sa.Index("ix_access_audit_at", "at_ms"),
+    sa.Index("ix_access_audit_call_at", "call_id", "at_ms"),
+)
+
+revoked_tokens = sa.Table(  # schema version 3
+    "revoked_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(64), primary_key=True),
+    sa.Column("revoked_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+)
+
+AUDIT_TABLES = (access_audit, revoked_tokens)
+"""Who read which call, and which tokens are revoked (schema version 3)."""
+
 CALL_TABLES = (utterances, timeline, waveform, episodes, prompts, empathy, events)
 """Per-call tables (rows keyed by ``call_id``), in no particular order."""

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from voice_assist.config import Settings, StoreOptions, load_settings
 from voice_assist.errors import StoreError
-from voice_assist.store import schema
+from voice_assist.store import audit, schema
 from voice_assist.store.database import (
     check_data_dir,
     describe_url,
@@ -250,6 +250,41 @@ class Store(StoreReader):
             )
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot delete call {call_id}: {exc}") from exc
+
+    # -- access audit and revoked tokens ---------------------------------------------------------
+
+    def record_access(self, record: audit.AccessRecord) -> None:
+        """Add one row to the access audit log (synchronous: call it from a worker thread)."""
+        try:
+            audit.record_access(self._write_engine, record)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot write the access audit log: {exc}") from exc
+
+    def list_access(self, query: audit.AuditQuery) -> list[audit.AccessRecord]:
+        """Audit rows, newest first."""
+        try:
+            return audit.list_access(self.engine, query)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the access audit log: {exc}") from exc
+
+    def revoke_token(self, token_id: str, *, reason: str = "") -> audit.RevokedToken:
+        """Put a token id on the revocation list (servers refuse it within a few seconds)."""
+        try:
+            return audit.revoke_token(self._write_engine, token_id, reason=reason)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot revoke the token: {exc}") from exc
+
+    def revoked_tokens(self) -> list[audit.RevokedToken]:
+        try:
+            return audit.revoked_tokens(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the revocation list: {exc}") from exc
+
+    def revoked_token_ids(self) -> frozenset[str]:
+        try:
+            return audit.revoked_token_ids(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the revocation list: {exc}") from exc
 
     @property
     def failed_statements(self) -> int:

@@ -124,6 +124,18 @@ def test_replay_feed_read_is_audited(client: TestClient, store: Store) -> None:
     assert [(r.resource, r.call_id, r.role) for r in rows] == [("replay-feed", CALL, "qa")]
 
 
+def test_opening_the_replay_page_with_a_reader_token_is_audited(
+    client: TestClient, store: Store
+) -> None:
+    before = last_id(store)
+    assert client.get(f"/replay/{CALL}").status_code == 200  # no token: the page, no row
+    assert last_id(store) == before
+    r = client.get(f"/replay/{CALL}?token={tok('supervisor')}")
+    assert r.status_code == 200 and "<html" in r.text.lower()
+    rows = [row for row in newest(store) if row.id > before]
+    assert [(x.resource, x.call_id, x.role) for x in rows] == [("replay-page", CALL, "supervisor")]
+
+
 @pytest.mark.parametrize("cred", [None, "garbage", "agent"])
 def test_refused_reads_add_no_row(client: TestClient, store: Store, cred: str | None) -> None:
     before = last_id(store)

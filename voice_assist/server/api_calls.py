@@ -76,6 +76,7 @@ from voice_assist.server.guarded import (
     check_access,
     error,
     page,
+    store_error_response,
 )
 from voice_assist.store import Store, listing
 from voice_assist.store.ids import CALL_ID_RE
@@ -188,8 +189,18 @@ class CallEndpoints(Guarded):
         )
 
     async def replay_page(self, request: Request) -> Response:
-        if not CALL_ID_RE.fullmatch(_call_id(request)):
+        """The page holds no data and is served to anyone (without a reader token it says
+        so); opened with a reader token, the opening is an audited read of the call."""
+        call_id = _call_id(request)
+        if not CALL_ID_RE.fullmatch(call_id):
             return error(404, "call_not_found", "no such call")
+        claims, denied = await check_access(self.check, request)
+        if denied is None:
+            record = access_record(claims, request, "replay-page", call_id)
+            try:
+                await asyncio.to_thread(audited(self.store, record, lambda: None))
+            except StoreError as exc:
+                return store_error_response(exc)
         return HTMLResponse(self._page_html, headers={"cache-control": "no-cache"})
 
     async def replay_asset(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ RESOURCES = (
     "replay-data",
     "audio",
     "replay-feed",
+    "replay-page",
     "list",
     "csv",
     "scorecards",

@@ -207,3 +207,13 @@ def test_spans_carry_the_word_times() -> None:
     assert (span.start, span.end) == (3, 7)
     assert (span.start_ms, span.end_ms) == (words[3].start_ms, words[6].end_ms)
     assert span.placeholder == "[CARD]"
+
+
+def test_the_configs_category_list_is_the_detectors_own() -> None:
+    from typing import get_args
+
+    from voice_assist.config import REDACTION_CATEGORIES
+    from voice_assist.redaction.spans import PLACEHOLDERS, Category
+
+    assert get_args(Category) == REDACTION_CATEGORIES
+    assert set(PLACEHOLDERS) >= set(REDACTION_CATEGORIES)

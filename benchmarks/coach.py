@@ -351,10 +351,15 @@ def _log(msg: str) -> None:
     print(f"[coach bench] {msg}", file=sys.stderr, flush=True)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_call_arguments(p: argparse.ArgumentParser) -> None:
+    """--json and where the calls come from (shared with ``bench coach-curve``)."""
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--data", type=Path, default=COACH_DATA, help="fetched calm corpora folder")
     p.add_argument("--emodb", type=Path, default=EMODB_DIR, help="Emo-DB-style folder")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_call_arguments(p)
     p.add_argument(
         "--corpus", action="append", default=None, help="only these corpora (repeatable)"
     )

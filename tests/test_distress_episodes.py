@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from voice_assist.distress.episodes import EpisodeSettings, EpisodeTracker
@@ -59,3 +60,25 @@ def test_finish_closes_an_open_episode() -> None:
     eps = feed([0.9] * 10)
     assert [e.state for e in eps] == ["start", "end"]
     assert eps[1].t_ms == 2750
+
+
+def test_strong_scores_count_faster_weak_ones_wait_the_full_minimum() -> None:
+    fast = dataclasses.replace(SETTINGS, strength_gain=3.0)
+    # a score of 1.0 counts 4x: the episode starts on the update after the rise, where a
+    # plain count would need four (the rise is at 1250 ms)
+    strong = feed([0.1] * 4 + [1.0] * 6 + [0.1] * 8, settings=fast)
+    assert [(e.state, e.t_ms) for e in strong][0] == ("start", 1500)
+    assert feed([0.1] * 4 + [1.0] * 6 + [0.1] * 8)[0].t_ms == 2000
+    # a score just above on counts at (nearly) plain speed, as without the gain
+    weak = feed([0.1] * 4 + [0.61] * 6 + [0.1] * 8, settings=fast)
+    plain = feed([0.1] * 4 + [0.61] * 6 + [0.1] * 8)
+    assert [e.t_ms for e in weak] == [e.t_ms for e in plain] and weak[0].t_ms == 2000
+    # a strong spike shorter than min_ms / (1 + gain) is still not an episode
+    assert feed([0.1] * 4 + [1.0] + [0.1] * 8, settings=fast) == []
+
+
+def test_strength_weight_runs_from_one_at_the_threshold_to_one_plus_gain() -> None:
+    s = dataclasses.replace(SETTINGS, strength_gain=2.0)
+    assert s.weight(0.6) == 1.0 and s.weight(0.3) == 1.0
+    assert s.weight(0.8) == 2.0 and s.weight(1.0) == 3.0
+    assert SETTINGS.weight(1.0) == 1.0  # no gain: plain time above on

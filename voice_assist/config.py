@@ -193,6 +193,9 @@ class DistressOptions:
     """Time below the off threshold before an episode ends."""
     episode_cooldown_ms: int = 8000
     """No new episode this long after one ended."""
+    episode_strength_gain: float = 0.0
+    """Time above the on threshold counts up to ``1 +`` this many times faster as the score
+    nears 1 (strong agitation is caught sooner; scores just above the threshold wait)."""
     lexicon_hold_ms: int = 10000
     """A matched phrase's evidence holds this long at full weight ..."""
     lexicon_half_life_ms: int = 20000

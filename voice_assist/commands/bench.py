@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 HELP = (
-    "run a benchmark (asr, calls-page, coach, demo, distress, fuzz, live, load, profile, "
+    "run a benchmark (asr, calls-page, coach, coach-curve, demo, distress, fuzz, live, load, "
+    "profile, "
     "redaction, replay) and print its figures"
 )
 
@@ -22,6 +23,7 @@ BENCHES = (
     "asr",
     "calls-page",
     "coach",
+    "coach-curve",
     "demo",
     "distress",
     "fuzz",

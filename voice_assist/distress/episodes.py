@@ -8,7 +8,11 @@
 
 * A score must spend ``min_ms`` above the *on* threshold (dips between *off* and *on* pause
   the count, a drop below *off* resets it) before an episode starts, so a single loud word or
-  a laugh does not start one.
+  a laugh does not start one.  Strong evidence counts faster: time above *on* is weighted by
+  ``1 + strength_gain * excess``, where ``excess`` is how far the score stands between *on*
+  (0) and 1 (1).  A score near 1 starts an episode ``1 + strength_gain`` times sooner; one
+  just above *on*, the kind ordinary intonation gives, still needs the full ``min_ms``
+  (a cumulative-sum rule in the spirit of Page's CUSUM).
 * An active episode ends once the score has stayed below *off* for ``end_hold_ms``.
 * After an end no new episode starts for ``cooldown_ms``.
 """
@@ -28,6 +32,15 @@ class EpisodeSettings:
     min_ms: int
     end_hold_ms: int
     cooldown_ms: int
+    strength_gain: float = 0.0
+    """How much faster a strong score counts towards ``min_ms`` (0: plain time above on)."""
+
+    def weight(self, score: float) -> float:
+        """How fast time above *on* counts at ``score``: 1 just above *on*, up to
+        ``1 + strength_gain`` at 1."""
+        span = max(1e-9, 1.0 - self.on_threshold)
+        excess = min(1.0, max(0.0, (score - self.on_threshold) / span))
+        return 1.0 + max(0.0, self.strength_gain) * excess
 
 
 class EpisodeTracker:
@@ -42,7 +55,7 @@ class EpisodeTracker:
         self.state: str = "idle"  # idle | pending | active | cooldown
         self.count = 0
         self._last_t: int | None = None
-        self._above_ms = 0
+        self._above_ms = 0.0
         self._below_since: int | None = None
         self._cooldown_until = 0
         self._peak = 0.0
@@ -75,7 +88,8 @@ class EpisodeTracker:
         if self.state == "idle":
             if score >= s.on_threshold:
                 self.state = "pending"
-                self._above_ms = dt  # the score was up over the interval to this update
+                # the score was up over the interval to this update
+                self._above_ms = dt * s.weight(score)
                 self._peak = score
                 self._causes = {}
                 self._note(causes)
@@ -84,7 +98,7 @@ class EpisodeTracker:
                 self.state = "idle"
             else:
                 if score >= s.on_threshold:
-                    self._above_ms += dt
+                    self._above_ms += dt * s.weight(score)
                 self._peak = max(self._peak, score)
                 self._note(causes)
                 if self._above_ms >= s.min_ms:

@@ -132,6 +132,7 @@ class DistressEstimator:
                 min_ms=options.episode_min_ms,
                 end_hold_ms=options.episode_end_hold_ms,
                 cooldown_ms=options.episode_cooldown_ms,
+                strength_gain=options.episode_strength_gain,
             ),
         )
         self._rest = m.intercept

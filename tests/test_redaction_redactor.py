@@ -186,3 +186,15 @@ def test_digits_misheard_after_card_data_are_silenced_to_the_end_of_the_final() 
     assert out.event.text == "Okay, it's [CVV]. Time 7 .0."
     (audio,) = out.audio
     assert audio.end_ms == event.end_ms and out.trailing_pci
+
+
+def test_a_partial_ending_in_an_address_still_being_spoken_hides_it() -> None:
+    red = CallRedactor(RedactionOptions())
+    for said in ("john dot smith", "john .smith at", "john dot smith at gmail dot"):
+        (out,) = red.on_transcript(partial(f"my email is {said}", stable="my email is"))
+        assert out.event.text == "my email is [EMAIL]", said
+        assert "smith" not in out.event.stable_text
+    # ordinary partials with "at" are left alone, and the final decides on its own
+    for calm in ("I am at home now", "I called three times", "look at the bill"):
+        (out,) = red.on_transcript(partial(calm))
+        assert out.event.text == calm

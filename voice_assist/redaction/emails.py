@@ -202,6 +202,35 @@ def find_emails(texts: Sequence[str]) -> list[tuple[int, int]]:
     return out
 
 
+def unfinished_email(texts: Sequence[str]) -> int | None:
+    """Start of an address still being spoken at the end of ``texts``, or None.
+
+    For partials only: "... john dot smith", "... john .smith at", "... john dot smith
+    at gmail dot" are addresses whose domain has not been said yet, so the detector
+    above cannot see them; the final that follows has the whole address or none.  A
+    partial blanks a little too much at worst ("look at" as its last words)."""
+    tokens = email_tokens(texts)
+    cores = [c for c, _ in tokens]
+    dotted = [d for _, d in tokens]
+    n = len(cores)
+    for i in range(n - 1, max(-1, n - 2 - 2 * MAX_DOMAIN_LABELS), -1):
+        core = cores[i]
+        if core == "at" or "@" in core:
+            tail = cores[i + 1 :]
+            joined = any(c in _JOINS for c in tail) or any(dotted[i + 1 :])
+            if not all(_LABEL.match(c) or c in _JOINS for c in tail if c) or (
+                len(tail) > 1 and not joined
+            ):  # "at home now": words after "at" that are not a domain being spelled
+                break
+            if "@" in core and not core.startswith("@"):
+                return i
+            return _local_start(cores, dotted, i)
+    end = n - 1 if n and cores[-1] in _JOINS else n  # "john dot": the join is still open
+    if end <= 0 or (end == n and not (dotted[-1] or (n >= 2 and cores[-2] in _JOINS))):
+        return None
+    return _local_start(cores, dotted, end)
+
+
 def _fused(core: str) -> bool:
     """``john.smithatgmail.com``: an address whose "at" Whisper ran into the word.  Only
     with a common mail provider's domain, or a dot in the local part."""

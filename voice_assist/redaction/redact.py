@@ -17,6 +17,7 @@ from voice_assist.config import RedactionOptions
 from voice_assist.events import TranscriptEvent, Word
 from voice_assist.redaction.context import CallContext
 from voice_assist.redaction.detect import detect
+from voice_assist.redaction.emails import unfinished_email
 from voice_assist.redaction.numbers import split_word
 from voice_assist.redaction.spans import Span
 
@@ -111,6 +112,16 @@ def redact_partial(
     stable, _ = redact_text(
         event.stable_text, options=options, memory=memory, t_ms=event.t_ms, blank_digits=blank
     )
+    text, stable = _blank_unfinished_email(text), _blank_unfinished_email(stable)
     if text == event.text and stable == event.stable_text:
         return event
     return replace(event, text=text, stable_text=stable)
+
+
+def _blank_unfinished_email(text: str) -> str:
+    """An address whose domain is still to come ends the partial as ``[EMAIL]``."""
+    words = text.split()
+    start = unfinished_email(words)
+    if start is None:
+        return text
+    return " ".join([*words[:start], "[EMAIL]"])

@@ -8,7 +8,8 @@
 
 * A score must spend ``min_ms`` above the *on* threshold (dips between *off* and *on* pause
   the count, a drop below *off* resets it) before an episode starts, so a single loud word or
-  a laugh does not start one.  Strong evidence counts faster: time above *on* is weighted by
+  a laugh does not start one.  Optionally (``strength_gain`` > 0; 0 by default, measured and
+  not adopted, see docs/coaching.md) strong evidence counts faster: time above *on* is weighted by
   ``1 + strength_gain * excess``, where ``excess`` is how far the score stands between *on*
   (0) and 1 (1).  A score near 1 starts an episode ``1 + strength_gain`` times sooner; one
   just above *on*, the kind ordinary intonation gives, still needs the full ``min_ms``

@@ -323,7 +323,7 @@ def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 # -- one group of calls --------------------------------------------------------------------------
 async def _calls(
     bench: Bench,
-    srv: ServerProcess,
+    srv: Any,
     n: int,
     *,
     start_gap_s: float = 0.0,
@@ -358,17 +358,18 @@ async def _calls(
             )
         )
     sups = [loadgen.SupervisorTrace() for _ in range(supervisors)]
+    feeds = getattr(srv, "feed_ws", srv.ws)  # a cluster's gateway; else the server itself
     watchers: list[asyncio.Task[None]] = []
     ready = []
     for sup in sups:
         ev = asyncio.Event()
         ready.append(ev)
-        url = f"{srv.ws}/v1/supervisor?token={bench.supervisor_token()}"
+        url = f"{feeds}/v1/supervisor?token={bench.supervisor_token()}"
         watchers.append(asyncio.create_task(loadgen.watch_supervisor(url, sup, ev)))
     for _, trace in traces:
         ev = asyncio.Event()
         ready.append(ev)
-        url = f"{srv.ws}/v1/agent?token={bench.agent_token(trace.agent_id)}"
+        url = f"{feeds}/v1/agent?token={bench.agent_token(trace.agent_id)}"
         watchers.append(asyncio.create_task(loadgen.watch_overlay(url, trace, ev)))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)

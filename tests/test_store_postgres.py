@@ -7,18 +7,20 @@ reason otherwise.
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import wait_for
+from test_store_shared import (
+    check_claimed_once,
+    collide_on_one_id,
+    insert_stale_live,
+    race_to_open,
+    skewed_workers_agree,
+    sweep_at_once,
+)
 
 from voice_assist.config import StoreOptions
 from voice_assist.errors import CallNotFoundError
@@ -26,66 +28,21 @@ from voice_assist.replay.query import replay_data
 from voice_assist.replay.synthetic import synthetic_call
 from voice_assist.store import CorruptCallError, Store
 from voice_assist.store.migrations import LATEST
+from voice_assist.store.pg_local import LocalPostgres, PostgresUnavailable
 
 pytestmark = pytest.mark.postgres
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: p.split("/")[4])
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the cluster")
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root and runuser(1) is missing")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="va-pg-"))
-    if as_user:
-        shutil.chown(root, "postgres")
-    data, sock, port = root / "data", root / "sock", _free_port()
-    sock.mkdir()
-    if as_user:
-        shutil.chown(sock, "postgres")
-
-    def run(*cmd: str) -> None:
-        proc = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{cmd[0]} failed: {proc.stdout}\n{proc.stderr}")
-
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-            "--no-sync", "-E", "UTF8")  # fmt: skip
-        opts = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-            "-w", "-t", "60", "start")  # fmt: skip
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start a throwaway PostgreSQL cluster: {exc}")
+        pg = LocalPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
     try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
+        yield pg.url
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        pg.stop()
 
 
 def test_postgres_round_trip(pg_url: str, tmp_path: Path) -> None:
@@ -250,3 +207,61 @@ def test_postgres_delete_and_retention(pg_url: str, tmp_path: Path) -> None:
         with pytest.raises(CallLiveError):
             store.delete_call("pgdel-live")
         rec.close("hangup")
+
+
+def _fresh_database(pg_url: str, name: str) -> str:
+    """The URL of a new, empty database ``name`` on the test cluster."""
+    with sa.create_engine(pg_url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    return sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+
+def test_postgres_two_workers_one_call_id(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    collide_on_one_id(_fresh_database(pg_url, "shared_ids"), tmp_path, caplog)
+
+
+def test_postgres_two_workers_race_to_open(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    race_to_open(_fresh_database(pg_url, "race_ids"), tmp_path, caplog)
+
+
+def test_postgres_two_sweepers_claim_each_call_once(pg_url: str, tmp_path: Path) -> None:
+    """Both sweeps are held at a row lock until both are waiting, then released: a sweep
+    that selected first and updated after would hand all 20 calls to both."""
+    url = _fresh_database(pg_url, "sweepers")
+    Store.open(StoreOptions(database_url=url), data_dir=tmp_path, recover=False).close()
+    engine = sa.create_engine(url)
+    ids = [f"stale-{i:02d}" for i in range(20)]
+    try:
+        insert_stale_live(engine, ids)
+        watching = engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as holder, watching.connect() as watcher:
+            holder.execute(sa.text("select id from calls for update"))
+            waiting = sa.text(
+                "select count(*) from pg_stat_activity "
+                "where wait_event_type = 'Lock' and datname = current_database()"
+            )
+
+            def release_once_both_wait() -> None:
+                assert wait_for(lambda: watcher.execute(waiting).scalar_one() == 2)
+                holder.rollback()
+
+            first, second = sweep_at_once((engine, engine), meanwhile=release_once_both_wait)
+        check_claimed_once(engine, ids, first, second)
+    finally:
+        engine.dispose()
+
+
+def test_postgres_heartbeats_use_database_time(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skewed_workers_agree(
+        _fresh_database(pg_url, "skew"),
+        tmp_path,
+        monkeypatch,
+        "select (extract(epoch from clock_timestamp()) * 1000)::bigint",
+    )

@@ -283,6 +283,27 @@ class ServerOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """Scale-out: call workers and feed gateways joined by Redis (``serve --role``)."""
+
+    redis_url: str = ""
+    """The Redis 7 server of a multi-process site; empty: ``serve --workers N`` starts a
+    private ``redis-server`` on loopback (a one-machine site)."""
+    prefix: str = "va"
+    """Key prefix: sites sharing one Redis keep apart by it."""
+    stream_maxlen: int = 100000
+    """The call-event stream is trimmed to about this many entries (``MAXLEN ~``)."""
+    heartbeat_interval_ms: int = 500
+    """A worker refreshes its liveness key (with its load figures) this often ..."""
+    liveness_ttl_ms: int = 2000
+    """... and the key expires this long after the last refresh: then the worker is lost,
+    its calls are marked interrupted and leave the wall board."""
+    publish_backlog_max: int = 20000
+    """Events a worker holds while Redis is unreachable; beyond it the oldest are dropped
+    (counted and logged as the gap)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoreOptions:
     database_url: str = ""
     """Empty: SQLite file ``calls.db`` in the data directory.  Or a SQLAlchemy URL."""
@@ -375,6 +396,7 @@ class Settings:
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
     store: StoreOptions = field(default_factory=StoreOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
     redaction: RedactionOptions = field(default_factory=RedactionOptions)
 
     def project_path(self, value: str) -> Path:
@@ -388,6 +410,7 @@ _ENV_SHORTCUTS = {
     "VOICE_ASSIST_INGEST_KEYS": ("server", "ingest_keys"),
     "VOICE_ASSIST_DATA_DIR": ("store", "data_dir"),
     "VOICE_ASSIST_DATABASE_URL": ("store", "database_url"),
+    "VOICE_ASSIST_REDIS_URL": ("cluster", "redis_url"),
 }
 
 

@@ -26,6 +26,9 @@ class BusEntry:
     event: ev.Event
     agent_id: str
     worker_id: str
+    seq: int = 0
+    """The worker's running number (from 1); 0: not numbered (a gateway's entry about a
+    lost worker's calls).  A gateway drops an entry whose number it has seen."""
 
 
 def encode(entry: BusEntry) -> dict[str, str]:
@@ -33,6 +36,7 @@ def encode(entry: BusEntry) -> dict[str, str]:
         "kind": MAGIC,
         "agent": entry.agent_id,
         "worker": entry.worker_id,
+        "seq": str(entry.seq),
         "event": json.dumps(wire.to_wire(entry.event), separators=(",", ":")),
     }
 
@@ -50,7 +54,8 @@ def decode(fields: dict[bytes, bytes] | dict[str, str], *, entry_id: str = "?") 
     try:
         body = json.loads(plain["event"])
         event = wire.from_wire(body)
-        return BusEntry(event=event, agent_id=plain["agent"], worker_id=plain["worker"])
+        seq = int(plain.get("seq", "0"))
+        return BusEntry(event=event, agent_id=plain["agent"], worker_id=plain["worker"], seq=seq)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("bus entry %s ignored: malformed (%s: %s)", entry_id, type(exc).__name__, exc)
         return None

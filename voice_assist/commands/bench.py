@@ -14,14 +14,14 @@ import sys
 from typing import Any
 
 HELP = (
-    "run a benchmark (asr, calls-page, coach, coach-curve, demo, distress, fuzz, live, load, "
-    "profile, "
-    "redaction, replay) and print its figures"
+    "run a benchmark (asr, calls-page, cluster, coach, coach-curve, demo, distress, fuzz, "
+    "live, load, profile, redaction, replay) and print its figures"
 )
 
 BENCHES = (
     "asr",
     "calls-page",
+    "cluster",
     "coach",
     "coach-curve",
     "demo",

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from voice_assist import events as ev
@@ -126,6 +126,9 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
         self._live: dict[str, LiveCall] = {}
+        self.taps: list[Callable[[ev.Event, str], None]] = []
+        """Called with every published event and its agent id, after the registry is
+        updated (a cluster worker's publisher to Redis); a tap must not block."""
 
     def subscribe(
         self, *, call_id: str | None = None, agent_id: str | None = None, maxsize: int = 256
@@ -157,6 +160,13 @@ class EventBus:
         for sub in list(self._subs):
             if sub.wants(event, agent_id):
                 sub.offer(event)
+        for tap in self.taps:
+            tap(event, agent_id)
+
+    def seed(self, call: LiveCall) -> None:
+        """Register a call already live elsewhere (a gateway's start-up snapshot); its
+        events then update it as usual.  Nothing is sent to subscribers."""
+        self._live.setdefault(call.call_id, call)
 
     def _track(self, event: ev.Event, agent_id: str) -> None:
         if isinstance(event, ev.CallStarted):

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -44,8 +44,12 @@ log = logging.getLogger(__name__)
 
 
 def new_call_id() -> str:
-    """Sortable, unguessable, path-safe: ``20261122-091500-3fa9c1``."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    """Sortable, unguessable, path-safe: ``20261122-091500-3fa9c1d2e4b7``.
+
+    48 random bits per second: two of a site's workers minting the same id in one second
+    is a 1 in 10^14 event per pair of calls, and the store refuses a collision loudly.
+    """
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(6)
 
 
 class Engine:
@@ -73,6 +77,8 @@ class Engine:
         self.calls_refused = 0
         self.loop_lag = LoopLag(window_s=asr.admit_window_s)
         self._loop_watch: asyncio.Task[None] | None = None
+        self.remote_watch: Callable[[str], bool] | None = None
+        """A cluster worker's view of which calls' partials a gateway shows."""
 
     @classmethod
     async def start(
@@ -209,6 +215,14 @@ class Engine:
     def session(self, call_id: str) -> CallSession | None:
         return self.sessions.get(call_id)
 
+    def ack_prompt(self, call_id: str, agent_id: str, prompt_id: str, action: str) -> bool:
+        """An agent's ack of a prompt; False when ``call_id`` is not that agent's live call."""
+        session = self.sessions.get(call_id)
+        if session is None or session.agent_id != agent_id:
+            return False
+        session.ack(prompt_id, action)
+        return True
+
     # -- the CallHost seam (what a CallSession may use) ----------------------------------
 
     def submit(self, request: DecodeRequest, done: Decoded) -> None:
@@ -224,6 +238,8 @@ class Engine:
         self.bus.publish(event, agent_id=agent_id)
 
     def partials_watched(self, call_id: str, agent_id: str) -> bool:
+        if self.remote_watch is not None and self.remote_watch(call_id):
+            return True
         return self.bus.partials_watched(call_id, agent_id)
 
     def closed(self, session: CallSession) -> None:

@@ -79,8 +79,15 @@ def create_app(
     engine: Any = None,
     store: Any = None,
     secret: str | None = None,
+    role: str = "single",
+    worker_id: str | None = None,
+    media_url: str = "",
 ) -> Starlette:
     """Build the app.  Without ``engine`` it starts one in the background (``/healthz`` says when).
+
+    ``role``: ``single`` (one process, the default), ``worker`` (also publishes its calls
+    to Redis, :mod:`voice_assist.cluster.worker`) or ``gateway`` (no engine: serves the
+    feeds, pages and stored calls of every worker's calls, :mod:`voice_assist.cluster.gateway`).
 
     ``secret`` overrides ``settings.server.secret``; when both are empty a random
     per-process secret is generated (tokens from ``voice-assist token`` then do not work,
@@ -99,15 +106,37 @@ def create_app(
             "no ingest keys configured (VOICE_ASSIST_INGEST_KEYS): audio ingress is refused"
         )
     ctx = ServerContext(settings=settings, secret=secret, keys=keys, engine=engine, store=store)
+    ctx.role = role
     if store is not None:
         ctx.revoked = RevocationCache(store.revoked_token_ids)
     owns_engine = engine is None
+    links: list[Any] = []
+
+    async def start() -> None:
+        if role == "gateway":
+            await _start_gateway(ctx, links)
+            return
+        if ctx.engine is None:
+            await _start_engine(ctx)
+        else:
+            _start_tail(ctx)
+        if role == "worker" and ctx.engine is not None:
+            from voice_assist.cluster.roles import default_worker_id, start_worker_link
+
+            links.append(
+                await start_worker_link(
+                    ctx.engine,
+                    settings,
+                    worker_id=worker_id or default_worker_id(),
+                    media_url=media_url,
+                )
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         starter: asyncio.Task[None] | None = None
-        if ctx.engine is None:
-            starter = asyncio.create_task(_start_engine(ctx))
+        if ctx.engine is None or role != "single":
+            starter = asyncio.create_task(start())
         else:
             _start_tail(ctx)
         try:
@@ -121,6 +150,8 @@ def create_app(
                 await ctx.tail.stop()
             if owns_engine and ctx.engine is not None:
                 await ctx.engine.close()
+            for link in links:  # after the engine: its calls' last events go out first
+                await link.close()
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz(ctx)),
@@ -159,26 +190,55 @@ async def _start_engine(ctx: ServerContext) -> None:
 
 
 def _start_tail(ctx: ServerContext) -> None:
-    assert ctx.engine is not None
-    ctx.tail = TranscriptTail(ctx.engine.bus)
+    hub = ctx.hub
+    assert hub is not None
+    ctx.tail = TranscriptTail(hub.bus)
     ctx.tail.start()
+
+
+async def _start_gateway(ctx: ServerContext, links: list[Any]) -> None:
+    from voice_assist.cluster.roles import start_gateway
+
+    store = ctx.store
+    on_lost = None
+    if store is not None:
+
+        def on_lost(call_ids: list[str]) -> None:
+            store.mark_interrupted(call_ids, "the worker running this call was lost")
+
+    try:
+        gateway = await start_gateway(ctx.settings, on_lost=on_lost)
+    except VoiceAssistError as exc:
+        ctx.start_error = str(exc)
+        log.error("gateway failed to start: %s", exc)
+        return
+    links.append(gateway)
+    ctx.gateway = gateway
+    _start_tail(ctx)
 
 
 # -- HTTP ------------------------------------------------------------------------------------
 def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(request: Request) -> Response:
+        if ctx.gateway is not None:
+            code, figures = ctx.gateway.health()  # type: ignore[attr-defined]
+            return JSONResponse(figures, status_code=code)
         if ctx.ready:
             engine = ctx.engine
             assert engine is not None
             pool = engine.pool
+            admission = engine.admission()
+            # a full worker says so, for the load balancer in front of a site's workers
+            full = ctx.role == "worker" and not admission.admit
             return JSONResponse(
                 {
-                    "status": "ok",
+                    "status": "full" if full else "ok",
+                    "role": ctx.role,
                     "live_calls": len(engine.bus.live_calls()),
                     "ingest_connections": ctx.ingest_connections,
                     "feed_connections": ctx.feed_connections,
                     # load and admission: for load balancers, benchmarks and operators
-                    "admission": engine.admission().as_dict(),
+                    "admission": admission.as_dict(),
                     "calls_refused": engine.calls_refused,
                     "decode_backlog_s": round(pool.backlog_s(), 3),
                     "decode_queued": pool.queued,
@@ -190,7 +250,8 @@ def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
                     },
                     "tasks": len(asyncio.all_tasks()),
                     "threads": threading.active_count(),
-                }
+                },
+                status_code=503 if full else 200,
             )
         status = "failed" if ctx.start_error else "starting"
         body: dict[str, Any] = {"status": status}
@@ -304,6 +365,9 @@ async def _deny(websocket: WebSocket, status: int, reason: str) -> None:
 
 def _ingress(ctx: ServerContext, kind: str) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
+        if ctx.role == "gateway":
+            await _deny(websocket, 421, "this is a feed gateway: send call media to a worker")
+            return
         opts = ctx.settings.server
         candidate = auth.ingest_key_from(websocket.query_params, websocket.headers)
         fingerprint: str | None = None

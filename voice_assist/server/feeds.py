@@ -158,8 +158,9 @@ class FeedConnection:
         )
         self.seq = 0
         self.bad_messages = 0
-        assert ctx.engine is not None
-        self.engine = ctx.engine
+        hub = ctx.hub
+        assert hub is not None
+        self.hub = hub
         self.sub: Subscription = self.subscribe()
 
     # -- to override ---------------------------------------------------------------------
@@ -287,7 +288,7 @@ class AgentFeed(FeedConnection):
     kind = "agent"
 
     def subscribe(self) -> Subscription:
-        sub = self.engine.bus.subscribe(
+        sub = self.hub.bus.subscribe(
             agent_id=self.claims.agent_id, maxsize=self.ctx.settings.server.send_queue_max
         )
         sub.shows_agent_partials = True
@@ -297,7 +298,7 @@ class AgentFeed(FeedConnection):
         self.send(self.snapshot(self._my_calls(), transcript=20))
 
     def _my_calls(self) -> list[LiveCall]:
-        return [c for c in self.engine.bus.live_calls() if c.agent_id == self.claims.agent_id]
+        return [c for c in self.hub.bus.live_calls() if c.agent_id == self.claims.agent_id]
 
     def wants(self, event: ev.Event) -> bool:
         return not isinstance(event, ev.ProsodyFrame)
@@ -321,17 +322,19 @@ class AgentFeed(FeedConnection):
         if action not in ACK_ACTIONS:
             self.send_error("bad_message", f"action must be one of {list(ACK_ACTIONS)}")
             return
-        session = None
-        if isinstance(call_id, str):
-            session = self.engine.session(call_id)
-        else:  # find the agent's call showing this prompt
-            for live in self._my_calls():
-                if live.open_prompt is not None and live.open_prompt.prompt_id == prompt_id:
-                    session = self.engine.session(live.call_id)
-        if session is None or session.agent_id != self.claims.agent_id:
+        if not isinstance(call_id, str):  # find the agent's call showing this prompt
+            call_id = next(
+                (
+                    live.call_id
+                    for live in self._my_calls()
+                    if live.open_prompt is not None and live.open_prompt.prompt_id == prompt_id
+                ),
+                None,
+            )
+        if call_id is None or not self.hub.ack_prompt(
+            call_id, self.claims.agent_id or "", prompt_id, str(action)
+        ):
             self.send_error("unknown_call", "no live call of yours with that prompt")
-            return
-        session.ack(prompt_id, str(action))
 
 
 class SupervisorFeed(FeedConnection):
@@ -346,11 +349,11 @@ class SupervisorFeed(FeedConnection):
         super().__init__(websocket, ctx, claims)
 
     def subscribe(self) -> Subscription:
-        return self.engine.bus.subscribe(maxsize=self.ctx.settings.server.send_queue_max)
+        return self.hub.bus.subscribe(maxsize=self.ctx.settings.server.send_queue_max)
 
     def _selected(self) -> list[LiveCall]:
         return [
-            c for c in self.engine.bus.live_calls() if self.calls is None or c.call_id in self.calls
+            c for c in self.hub.bus.live_calls() if self.calls is None or c.call_id in self.calls
         ]
 
     def wants(self, event: ev.Event) -> bool:
@@ -392,7 +395,7 @@ class SupervisorFeed(FeedConnection):
             self.focus = call_id
             self.sub.shows_call_partials = call_id
             if call_id is not None:
-                live = self.engine.bus.live_call(call_id)
+                live = self.hub.bus.live_call(call_id)
                 self.send(
                     {
                         "type": "call_detail",

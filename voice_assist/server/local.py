@@ -126,13 +126,15 @@ class ServerThread:
         secret: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        role: str = "single",
     ) -> None:
+        """``role``: see :func:`voice_assist.server.app.create_app` (a gateway in tests)."""
         import threading
 
         from voice_assist.server.app import create_app
 
         self.settings = settings
-        self.app = create_app(settings, store=store, secret=secret)
+        self.app = create_app(settings, store=store, secret=secret, role=role)
         self.ctx: ServerContext = self.app.state.ctx
         self._host, self._port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -30,6 +30,7 @@ from voice_assist.store.recorder import CallRecorder
 from voice_assist.store.retention import DeletedCall, RetentionPolicy, RetentionResult
 from voice_assist.store.retention import delete_call as delete_call_everywhere
 from voice_assist.store.retention import sweep as retention_sweep
+from voice_assist.store.summary import summary_update
 from voice_assist.store.writer import StoreWriter, mark_stale_calls
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,40 @@ class Store(StoreReader):
         if self.retention.enabled:
             self.sweep_retention()
             self._writer.start()  # it repeats the sweep every store.retention_sweep_interval_s
+        return ids
+
+    def mark_interrupted(self, call_ids: list[str], reason: str) -> list[str]:
+        """Mark these ``live`` calls ``interrupted`` now (their process is known lost: a
+        cluster gateway saw the worker's liveness key expire), without waiting for
+        ``store.live_stale_s``; returns the ids this call changed.  Their audio is queued
+        for repair.  A call not ``live`` (ended meanwhile, or claimed by another sweeper)
+        is left alone."""
+        if not call_ids:
+            return []
+        c = schema.calls
+        try:
+            with self._write_engine.begin() as conn:
+                rows = conn.execute(
+                    sa.update(c)
+                    .where(c.c.id.in_(call_ids), c.c.status == "live")
+                    .values(
+                        status="interrupted", end_reason=reason, ended_at_ms=c.c.heartbeat_at_ms
+                    )
+                    .returning(c.c.id)
+                ).all()
+                ids = [r.id for r in rows]
+                if ids:
+                    conn.execute(summary_update(ids))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot mark calls interrupted: {exc}") from exc
+        if ids:
+            log.warning(
+                "store: marked %d call(s) interrupted (%s): %s", len(ids), reason, ", ".join(ids)
+            )
+            self._writer.start()
+            for cid in ids:
+                if (self.audio_dir / f"{cid}.flac").exists():
+                    self._writer.put(RepairAudio(cid), essential=True)
         return ids
 
     # -- retention and deletion -----------------------------------------------------------------

@@ -11,6 +11,11 @@ utterances/prompts/episodes already have rows, the audio archive, and the figure
 go on the ``calls`` row (duration, max distress, heartbeat), which is updated every
 ``HEARTBEAT_S``.  A ``live`` row whose heartbeat is older than ``store.live_stale_s``
 belongs to a process that died: see :func:`mark_stale_calls`.
+
+Several processes may share one database (workers of one site), so nothing here checks
+first and writes after: a call's row is claimed by one conflict-ignoring insert, stale
+calls by one ``UPDATE ... RETURNING``, and heartbeats carry the database's clock
+(:func:`db_now_ms`), which every worker reads the same however skewed its own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from voice_assist import events as ev
 from voice_assist.store import schema
@@ -68,6 +74,26 @@ LOUDNESS_KEYS = ("loudness_db", "loudness", "rms_db", "energy_db")
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_DB_NOW_MS = {
+    "postgresql": "((extract(epoch from clock_timestamp()) * 1000)::bigint)",
+    "sqlite": "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+}
+
+
+def db_now_ms(dialect: sa.Dialect) -> sa.ColumnElement[int]:
+    """The database server's wall clock in epoch ms, as a SQL expression.
+
+    Heartbeats and the staleness cutoff compare times written by different workers; on
+    one clock (the database's) a worker whose own clock is skewed neither looks dead
+    to the others nor declares their calls dead.  Other dialects get this process's
+    time as a bound value.
+    """
+    sql = _DB_NOW_MS.get(dialect.name)
+    if sql is None:
+        return sa.literal(now_ms(), sa.BigInteger)
+    return sa.literal_column(sql, sa.BigInteger)
 
 
 def dumps(value: Any) -> str:
@@ -444,26 +470,25 @@ class StoreWriter:
             "meta": dumps(item.meta),
             "audio_state": "none",
             "audio_frames": 0,
-            "heartbeat_at_ms": now_ms(),
+            "heartbeat_at_ms": db_now_ms(self.engine.dialect),
             "dropped_items": 0,
             "dropped_audio_ms": 0,
         }
         try:
-            with self.engine.begin() as conn:
-                exists = conn.execute(
-                    sa.select(schema.calls.c.id).where(schema.calls.c.id == item.call_id)
-                ).first()
-                if exists is None:
-                    conn.execute(schema.calls.insert(), [row])
+            inserted = insert_call(self.engine, row)
         except sa.exc.SQLAlchemyError as exc:
             log.error("store: cannot record call %s: %s", item.call_id, exc)
             st.failed = True
         else:
-            if exists is not None:
+            if not inserted:
                 log.error(
-                    "store: call id %s is already stored; not recording it again", item.call_id
+                    "store: call id %s is already stored (another process or an earlier "
+                    "call); this call is not recorded",
+                    item.call_id,
                 )
                 st.failed = True
+        # a failed call's items are dropped in _process before they reach st.archive, so
+        # the FLAC of the call stored under this id is never opened (or truncated) here
         self._calls[item.call_id] = st
 
     def _audio(self, st: _CallState, item: AudioItem) -> None:
@@ -635,7 +660,7 @@ class StoreWriter:
                 max_distress=st.max_distress,
                 audio_state=st.audio_state(),
                 audio_frames=st.archive.frames_written,
-                heartbeat_at_ms=now_ms(),
+                heartbeat_at_ms=db_now_ms(self.engine.dialect),
                 dropped_items=item.dropped_items,
                 dropped_audio_ms=dropped_audio_ms,
             )
@@ -681,7 +706,7 @@ class StoreWriter:
                 .values(
                     duration_ms=st.duration_ms(),
                     max_distress=st.max_distress,
-                    heartbeat_at_ms=now_ms(),
+                    heartbeat_at_ms=db_now_ms(self.engine.dialect),
                     audio_state=st.audio_state(),
                     audio_frames=st.archive.frames_written,
                 )
@@ -690,10 +715,10 @@ class StoreWriter:
     # -- recovery ---------------------------------------------------------------------------
 
     def _sweep(self) -> None:
+        # a call refused here (failed) belongs to whoever stored its id: not excluded
+        recording = {cid for cid, st in self._calls.items() if not st.failed}
         try:
-            stale = mark_stale_calls(
-                self.engine, stale_s=self.live_stale_s, exclude=set(self._calls)
-            )
+            stale = mark_stale_calls(self.engine, stale_s=self.live_stale_s, exclude=recording)
         except sa.exc.SQLAlchemyError as exc:
             log.error("store: sweep for interrupted calls failed: %s", exc)
             return
@@ -750,28 +775,79 @@ _ROW_HANDLERS: dict[type, RowHandler] = {
 """Event types that write rows of their own besides the ``events`` row every event gets."""
 
 
+def insert_call(engine: sa.Engine, row: dict[str, Any]) -> bool:
+    """Insert a ``calls`` row unless its id is taken; True when this insert made it.
+
+    One statement that ignores an id conflict, so two processes opening the same id at
+    once cannot both pass a check and then collide: the database picks one, and the
+    other learns it from the row count (a checked SELECT then INSERT would hand the loser
+    an IntegrityError instead).  Dialects without ``ON CONFLICT`` insert plainly and
+    read an IntegrityError on a taken id as the same answer.
+    """
+    c = schema.calls
+    name = engine.dialect.name
+    if name in ("postgresql", "sqlite"):
+        insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        stmt = (
+            insert(c)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .execution_options(preserve_rowcount=True)  # else -1 for an INSERT (psycopg)
+        )
+        with engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+    try:
+        with engine.begin() as conn:
+            conn.execute(c.insert().values(**row))
+    except sa.exc.IntegrityError:
+        with engine.connect() as conn:
+            if conn.execute(sa.select(c.c.id).where(c.c.id == row["id"])).first() is None:
+                raise  # some other constraint: not a collision
+        return False
+    return True
+
+
 def mark_stale_calls(engine: sa.Engine, *, stale_s: float, exclude: set[str]) -> list[str]:
     """Mark ``live`` calls with a heartbeat older than ``stale_s`` as ``interrupted``.
 
-    Returns their ids (their audio archives, if any, need :func:`repair_flac`).
+    Returns their ids (their audio archives, if any, need :func:`repair_flac`).  The
+    rows are claimed by the one UPDATE that changes them, so of two sweepers running at
+    once (two workers starting) each id goes to exactly one, which alone repairs it.
+    Staleness is judged on the database's clock, the one the heartbeats carry.
     """
     c = schema.calls
-    cutoff = now_ms() - int(stale_s * 1000)
+    where = [
+        c.c.status == "live",
+        c.c.heartbeat_at_ms <= db_now_ms(engine.dialect) - int(stale_s * 1000),
+    ]
+    if exclude:
+        where.append(c.c.id.not_in(sorted(exclude)))
     with engine.begin() as conn:
-        rows = conn.execute(
-            sa.select(c.c.id).where(c.c.status == "live", c.c.heartbeat_at_ms <= cutoff)
-        ).all()
-        ids = [r.id for r in rows if r.id not in exclude]
+        ids = _claim_stale(conn, where)
         if ids:
-            conn.execute(
-                sa.update(c)
-                .where(c.c.id.in_(ids), c.c.status == "live")
-                .values(
-                    status="interrupted",
-                    end_reason="the process recording this call stopped before it ended",
-                    ended_at_ms=c.c.heartbeat_at_ms,
-                )
-            )
             conn.execute(summary_update(ids))
-            log.warning("store: marked %d call(s) interrupted: %s", len(ids), ", ".join(ids))
+    if ids:
+        log.warning("store: marked %d call(s) interrupted: %s", len(ids), ", ".join(ids))
+    return ids
+
+
+def _claim_stale(conn: sa.Connection, where: list[sa.ColumnElement[bool]]) -> list[str]:
+    """Set the matching ``live`` calls ``interrupted``; return the ids this changed.
+
+    Without ``UPDATE ... RETURNING`` (SQLite before 3.35) the rows are selected first,
+    locked (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` writer already holds the
+    database), and updated in the same transaction.
+    """
+    c = schema.calls
+    values = {
+        "status": "interrupted",
+        "end_reason": "the process recording this call stopped before it ended",
+        "ended_at_ms": c.c.heartbeat_at_ms,
+    }
+    if conn.dialect.update_returning:
+        rows = conn.execute(sa.update(c).where(*where).values(**values).returning(c.c.id))
+        return sorted(r.id for r in rows)
+    ids = sorted(conn.execute(sa.select(c.c.id).where(*where).with_for_update()).scalars())
+    if ids:
+        conn.execute(sa.update(c).where(c.c.id.in_(ids), c.c.status == "live").values(**values))
     return ids

@@ -56,6 +56,7 @@ SUPERVISOR_KINDS = (
 )
 """The wall board's always-sent types (server.feeds) that the store also keeps."""
 LOST_WITHIN_S = 5.0
+ACKS = 5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -375,7 +376,7 @@ async def _faults(bench: Any, site: Site, redis: Any) -> dict[str, Any]:
             label="fault",
         )
     )
-    await asyncio.sleep(args.kill_after_s)
+    acks = await _acks(bench, site, f"load-{bench.run_tag}-fault-0", within_s=args.kill_after_s)
     health = await site.health()
     victim = max(health["workers"].values(), key=lambda w: w["live_calls"])
     victim_calls = set(await _calls_of(site, board, victim["worker_id"]))
@@ -398,6 +399,7 @@ async def _faults(bench: Any, site: Site, redis: Any) -> dict[str, Any]:
     intact = compare(board, stored)
     return {
         "calls": args.fault_calls,
+        **acks,
         "killed_worker_calls": len(victim_calls),
         "lost_calls_gone_s": round(max(gone), 3) if gone else None,
         "lost_calls_gone_within_5s": bool(gone)
@@ -422,6 +424,66 @@ async def _faults(bench: Any, site: Site, redis: Any) -> dict[str, Any]:
             for k in ("status", "relay_last_outage_s", "duplicates_dropped", "calls_lost")
         },
     }
+
+
+async def _acks(bench: Any, site: Site, agent_id: str, *, within_s: float) -> dict[str, Any]:
+    """An overlay on the gateway acks its call's prompt ``ACKS`` times (a made-up prompt id
+    each: the worker records any ack of its live call); how long until each is back on the
+    overlay (via the worker and the stream) and until it is a row in the store."""
+
+    from benchmarks import loadgen
+
+    deadline = time.monotonic() + within_s
+    echoed: list[float] = []
+    stored: list[float] = []
+    url = f"{site.feed_ws}/v1/agent?token={bench.agent_token(agent_id)}"
+
+    def has_ack(call_id: str, prompt_id: str) -> bool:
+        rows = store.iter_events(call_id, types=("prompt_ack",))
+        return any(m.get("prompt_id") == prompt_id for m in rows)
+
+    with site.store() as store, contextlib.suppress(TimeoutError):
+        await _ack_rounds(ws_url=url, deadline=deadline, echoed=echoed, stored=stored,
+                          has_ack=has_ack)  # fmt: skip
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+    return {
+        "acks_sent": ACKS,
+        "ack_on_overlay_ms": loadgen.stats([1000 * x for x in echoed]),
+        "ack_stored_ms": loadgen.stats([1000 * x for x in stored]),
+        "acks_stored": len(stored),
+    }
+
+
+async def _ack_rounds(
+    *, ws_url: str, deadline: float, echoed: list[float], stored: list[float], has_ack: Any
+) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(ws_url, max_size=None) as ws:
+        call_id = None
+        while call_id is None and time.monotonic() < deadline:
+            msg = json.loads(await ws.recv())
+            if msg.get("type") == "snapshot" and msg.get("calls"):
+                call_id = msg["calls"][0]["call_id"]
+            elif msg.get("type") == "call_started":
+                call_id = msg["call_id"]
+        for k in range(ACKS):
+            if call_id is None or time.monotonic() > deadline - 1.5:
+                break
+            prompt_id = f"bench-ack-{k}"
+            t0 = time.monotonic()
+            body = {"type": "prompt_ack", "call_id": call_id, "prompt_id": prompt_id}
+            await ws.send(json.dumps({**body, "action": "shown"}))
+            while time.monotonic() - t0 < 3:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                if msg.get("type") == "prompt_ack" and msg.get("prompt_id") == prompt_id:
+                    echoed.append(time.monotonic() - t0)
+                    break
+            while time.monotonic() - t0 < 3:
+                if await asyncio.to_thread(has_ack, call_id, prompt_id):
+                    stored.append(time.monotonic() - t0)
+                    break
+                await asyncio.sleep(0.02)
 
 
 async def _calls_of(site: Site, board: WallBoard, worker_id: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Streams (``prefix`` default ``va``):
 
-* ``{prefix}:sup`` - every event of every call on every worker, bounded with ``MAXLEN ~``;
+* ``{prefix}:sup`` - every call event (but prosody frames) of every worker, ``MAXLEN ~``;
   a gateway relays it into its own :class:`EventBus`, whose feeds then serve overlays and
   wall boards exactly as in one process (per-call order is the stream's order).
 * ``{prefix}:ctl:{worker_id}`` - control messages for one worker (prompt acks).

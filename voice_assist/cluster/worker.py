@@ -2,11 +2,11 @@
 
 One :class:`WorkerLink` per worker process, attached to the process's engine:
 
-* every event the engine's bus publishes is queued (the bus tap never blocks) and one
-  task writes the queue to the call-event stream in order, a batch per round trip.  A
-  call's start and end go in the same ``MULTI`` as a change of the live-call hash
-  (``{prefix}:live``), so a gateway that reads the stream position and then the hash has
-  a snapshot consistent with the entries after that position.
+* every event the engine's bus publishes, but prosody frames (no feed sends those), is
+  queued (the bus tap never blocks); one task writes the queue to the call-event stream
+  in order, a batch per round trip.  A call's start and end go in the same ``MULTI`` as
+  a change of the live-call hash (``{prefix}:live``), so a gateway that reads the stream
+  position and then the hash has a snapshot consistent with the entries after it.
 * each entry carries the worker's sequence number: a batch re-sent after a lost reply
   is recognised by gateways and dropped, not shown twice.
 * while Redis is unreachable events wait (up to ``cluster.publish_backlog_max``, then
@@ -120,6 +120,8 @@ class WorkerLink:
 
     # -- events out --------------------------------------------------------------------------
     def _tap(self, event: ev.Event, agent_id: str) -> None:
+        if isinstance(event, ev.ProsodyFrame):
+            return  # no feed sends them (the store keeps them): not worth their encoding
         self.seq += 1
         self._queue.append(
             BusEntry(event=event, agent_id=agent_id, worker_id=self.worker_id, seq=self.seq)

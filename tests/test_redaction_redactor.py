@@ -190,7 +190,7 @@ def test_digits_misheard_after_card_data_are_silenced_to_the_end_of_the_final() 
 
 def test_a_partial_ending_in_an_address_still_being_spoken_hides_it() -> None:
     red = CallRedactor(RedactionOptions())
-    for said in ("john dot smith", "john .smith at", "john dot smith at gmail dot"):
+    for said in ("john dot smith", "john.smith", "john .smith at", "john dot smith at gmail dot"):
         (out,) = red.on_transcript(partial(f"my email is {said}", stable="my email is"))
         assert out.event.text == "my email is [EMAIL]", said
         assert "smith" not in out.event.stable_text

@@ -123,6 +123,8 @@ _STOP = frozenset(
 _EDGE_NO_DOT = "\"'()[]{}<>«»“”‘’…,;:!?¿¡*"
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+_DOTTED = re.compile(r"^[a-z][a-z0-9_+-]*(?:\.[a-z0-9_+-]+)+$")
+"""``john.smith``: a word with inner dots, as Whisper writes a local part (partials)."""
 _FUSED = re.compile(r"^([a-z0-9][a-z0-9._+-]{1,63})at([a-z0-9-]{2,63}(?:\.[a-z0-9-]{1,63}){1,3})$")
 PROVIDERS = frozenset(
     [
@@ -205,10 +207,11 @@ def find_emails(texts: Sequence[str]) -> list[tuple[int, int]]:
 def unfinished_email(texts: Sequence[str]) -> int | None:
     """Start of an address still being spoken at the end of ``texts``, or None.
 
-    For partials only: "... john dot smith", "... john .smith at", "... john dot smith
-    at gmail dot" are addresses whose domain has not been said yet, so the detector
-    above cannot see them; the final that follows has the whole address or none.  A
-    partial blanks a little too much at worst ("look at" as its last words)."""
+    For partials only: "... john dot smith", "... john.smith", "... john .smith at",
+    "... john dot smith at gmail dot" are addresses whose domain has not been said yet,
+    so the detector above cannot see them; the final that follows has the whole address
+    or none.  A partial blanks a little too much at worst ("look at" as its last words,
+    "e.g" while it is being said)."""
     tokens = email_tokens(texts)
     cores = [c for c, _ in tokens]
     dotted = [d for _, d in tokens]
@@ -226,7 +229,10 @@ def unfinished_email(texts: Sequence[str]) -> int | None:
                 return i
             return _local_start(cores, dotted, i)
     end = n - 1 if n and cores[-1] in _JOINS else n  # "john dot": the join is still open
-    if end <= 0 or (end == n and not (dotted[-1] or (n >= 2 and cores[-2] in _JOINS))):
+    if end <= 0 or (
+        end == n
+        and not (dotted[-1] or (n >= 2 and cores[-2] in _JOINS) or _DOTTED.match(cores[-1]))
+    ):
         return None
     return _local_start(cores, dotted, end)
 

@@ -162,7 +162,7 @@ class Site:
 
     async def __aenter__(self) -> Site:
         from benchmarks.live import wait_healthy
-        from benchmarks.load import _spawn
+        from benchmarks.load import ADMISSION_OFF, _spawn
 
         env = dict(os.environ)
         env.update(
@@ -171,11 +171,8 @@ class Site:
             VOICE_ASSIST_DATA_DIR=self.tmp.name,
             VOICE_ASSIST_SERVER__MAX_CONNECTIONS_PER_KEY="1000",
             VOICE_ASSIST_REDIS_URL=self.redis_url,
-            # the ramp finds the knee: admission off, as in bench load
-            VOICE_ASSIST_ASR__ADMIT_MAX_UTILIZATION="0",
-            VOICE_ASSIST_ASR__ADMIT_MAX_FINAL_WAIT_MS="0",
-            VOICE_ASSIST_SERVER__ADMIT_MAX_LOOP_LAG_MS="0",
         )
+        env.update(ADMISSION_OFF)  # the ramp finds the knee, as in bench load
         if self.database_url:
             env["VOICE_ASSIST_DATABASE_URL"] = self.database_url
         cmd = [

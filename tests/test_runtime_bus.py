@@ -75,6 +75,10 @@ def test_partials_are_watched_by_the_agents_overlay_or_a_wall_board_focused_on_t
     overlay = bus.subscribe(agent_id="bob", maxsize=10)
     overlay.shows_agent_partials = True
     assert bus.partials_watched("c2", "bob") and not bus.partials_watched("c3", "carol")
+    # the overlay shows the customer's words live; the agent hears their own
+    assert bus.partials_watched("c2", "bob", "customer")
+    assert not bus.partials_watched("c2", "bob", "agent")
+    assert bus.partials_watched("c1", "alice", "agent")  # the focused wall board: both legs
     overlay.close()
     board.close()
     assert not bus.partials_watched("c1", "alice") and not bus.partials_watched("c2", "bob")

@@ -42,6 +42,9 @@ class Admission:
     capacity_calls: int | None
     loop_lag_p90_s: float | None = None
     """The event loop's lag (:mod:`voice_assist.runtime.looplag`), where the host measures it."""
+    cpu_cores: float | None = None
+    """The server process's CPU (:mod:`voice_assist.runtime.cpuload`), where the host
+    measures it."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -59,16 +59,18 @@ class Subscription:
         self.dropped = False
         self.closed = False
         self.shows_agent_partials = False
-        """Shows the partial transcripts of its agent's calls (an agent's overlay)."""
+        """Shows the customer leg's partial transcripts of its agent's calls (an agent's
+        overlay: the agent hears their own words, and their own leg's partials would cost
+        decodes that nobody needs; the agent's finals still come)."""
         self.shows_call_partials: str | None = None
         """The call whose partials it shows (a wall board's focused call)."""
 
-    def shows_partials(self, call_id: str, agent_id: str) -> bool:
+    def shows_partials(self, call_id: str, agent_id: str, channel: ev.Channel) -> bool:
         if self.closed:
             return False
         if self.shows_call_partials == call_id:
             return True
-        return self.shows_agent_partials and self.agent_id == agent_id
+        return self.shows_agent_partials and self.agent_id == agent_id and channel == "customer"
 
     def wants(self, event: ev.Event, agent_id: str) -> bool:
         if self.call_id is not None and event.call_id != self.call_id:
@@ -145,9 +147,15 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subs)
 
-    def partials_watched(self, call_id: str, agent_id: str) -> bool:
-        """Whether any subscriber shows this call's partial transcripts."""
-        return any(sub.shows_partials(call_id, agent_id) for sub in self._subs)
+    def partials_watched(
+        self, call_id: str, agent_id: str, channel: ev.Channel | None = None
+    ) -> bool:
+        """Whether any subscriber shows this call's partial transcripts of ``channel``
+        (of either leg when None)."""
+        channels = ev.CHANNELS if channel is None else (channel,)
+        return any(
+            sub.shows_partials(call_id, agent_id, ch) for sub in self._subs for ch in channels
+        )
 
     def live_calls(self) -> list[LiveCall]:
         return list(self._live.values())

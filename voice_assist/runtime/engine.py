@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
 from voice_assist.prosody.tracker import ProsodyTracker
 from voice_assist.runtime.bus import EventBus
+from voice_assist.runtime.cpuload import CpuLoad
 from voice_assist.runtime.looplag import LoopLag, watch_loop
 from voice_assist.runtime.session import CallSession, Decoded, Sink
 from voice_assist.runtime.stages import SharedData, Stages
@@ -76,6 +78,8 @@ class Engine:
         self.ready = False
         self.calls_refused = 0
         self.loop_lag = LoopLag(window_s=asr.admit_window_s)
+        self.cpu = CpuLoad()
+        self.cpu_count = os.cpu_count() or 1
         self._loop_watch: asyncio.Task[None] | None = None
         self.remote_watch: Callable[[str], bool] | None = None
         """A cluster worker's view of which calls' partials a gateway shows."""
@@ -89,7 +93,9 @@ class Engine:
             model = await asyncio.to_thread(load_model, settings)
         engine = cls(settings, model, store=store)
         engine.pool.start()
-        engine._loop_watch = asyncio.create_task(watch_loop(engine.loop_lag), name="loop-lag")
+        engine._loop_watch = asyncio.create_task(
+            watch_loop(engine.loop_lag, cpu=engine.cpu), name="loop-lag"
+        )
         await engine.warm()
         engine.pool.load.reset()  # the warm-up decode is nobody's call: measure from here
         engine.ready = True
@@ -138,7 +144,9 @@ class Engine:
         pool's measured rule (:meth:`DecodePool.admission`): the decoder is behind, the
         running calls wait too long for their finals, or one more call would push the
         decoder past ``asr.admit_max_utilization``; then the event loop's lag past
-        ``server.admit_max_loop_lag_ms`` (everything but the decodes runs on the loop).
+        ``server.admit_max_loop_lag_ms`` (everything but the decodes runs on the loop);
+        then the process's CPU, scaled to one more call, past
+        ``server.admit_max_cpu_share`` of the machine's cores.
         The error says which.
         """
         verdict = self.admission()
@@ -210,7 +218,24 @@ class Engine:
                 reason=f"the event loop runs {lag * 1000:.0f} ms late (p90), over "
                 f"server.admit_max_loop_lag_ms={max_lag_ms} ({live} live calls)",
             )
-        return verdict
+        return self._cpu_rule(verdict, live)
+
+    def _cpu_rule(self, verdict: Admission, live: int) -> Admission:
+        cores = self.cpu.cores()
+        verdict = replace(verdict, cpu_cores=cores)
+        share = self.settings.server.admit_max_cpu_share
+        if not verdict.admit or share <= 0 or live == 0 or cores is None:
+            return verdict
+        projected = cores * (live + 1) / live
+        if projected <= share * self.cpu_count:
+            return verdict
+        return replace(
+            verdict,
+            admit=False,
+            reason=f"one more call would take the server to {projected:.2f} of "
+            f"{self.cpu_count} CPU cores, over server.admit_max_cpu_share={share:.0%} "
+            f"({live} live calls)",
+        )
 
     def session(self, call_id: str) -> CallSession | None:
         return self.sessions.get(call_id)
@@ -237,10 +262,10 @@ class Engine:
     def publish(self, event: ev.Event, *, agent_id: str) -> None:
         self.bus.publish(event, agent_id=agent_id)
 
-    def partials_watched(self, call_id: str, agent_id: str) -> bool:
+    def partials_watched(self, call_id: str, agent_id: str, channel: ev.Channel) -> bool:
         if self.remote_watch is not None and self.remote_watch(call_id):
             return True
-        return self.bus.partials_watched(call_id, agent_id)
+        return self.bus.partials_watched(call_id, agent_id, channel)
 
     def closed(self, session: CallSession) -> None:
         self.sessions.pop(session.call_id, None)

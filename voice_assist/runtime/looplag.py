@@ -17,6 +17,7 @@ import math
 import time
 
 from voice_assist.asr.admission import Clock
+from voice_assist.runtime.cpuload import CpuLoad
 
 LOOP_PROBE_S = 0.1
 """A sample every this many seconds (a timer asked for this delay)."""
@@ -48,10 +49,15 @@ class LoopLag:
         return lags[min(len(lags) - 1, math.ceil(0.9 * len(lags)) - 1)]
 
 
-async def watch_loop(lag: LoopLag, probe_s: float = LOOP_PROBE_S) -> None:
-    """Sample the running loop's lag into ``lag`` until cancelled."""
+async def watch_loop(
+    lag: LoopLag, probe_s: float = LOOP_PROBE_S, *, cpu: CpuLoad | None = None
+) -> None:
+    """Sample the running loop's lag into ``lag`` (and the process's CPU into ``cpu``)
+    until cancelled."""
     loop = asyncio.get_running_loop()
     while True:
         asked = loop.time()
         await asyncio.sleep(probe_s)
         lag.add(loop.time() - asked - probe_s)
+        if cpu is not None:
+            cpu.sample()

@@ -10,6 +10,7 @@ All of it on the event loop, except the decodes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, Protocol, cast
@@ -55,7 +56,7 @@ class CallHost(Protocol):
 
     def publish(self, event: ev.Event, *, agent_id: str) -> None: ...
 
-    def partials_watched(self, call_id: str, agent_id: str) -> bool: ...
+    def partials_watched(self, call_id: str, agent_id: str, channel: ev.Channel) -> bool: ...
 
     def closed(self, session: CallSession) -> None: ...
 
@@ -89,7 +90,7 @@ class CallSession:
                 channel=ch,
                 options=opts,
                 context=context,
-                watched=lambda: engine.partials_watched(call_id, agent_id),
+                watched=functools.partial(engine.partials_watched, call_id, agent_id, ch),
             )
             for ch in ev.CHANNELS
         }

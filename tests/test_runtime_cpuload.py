@@ -66,3 +66,14 @@ def test_a_busy_process_refuses_the_next_call_with_the_reason(settings, whisper_
     cores, reason = asyncio.run(main())
     assert cores is not None and abs(cores - 1.2) < 1e-9
     assert "1.80 of 2 CPU cores" in reason and "admit_max_cpu_share=85%" in reason
+
+
+def test_usable_cpus_counts_the_cpus_this_process_may_run_on() -> None:
+    import os
+
+    from voice_assist.runtime.cpuload import usable_cpus
+
+    n = usable_cpus()
+    assert 1 <= n <= (os.cpu_count() or n)
+    if hasattr(os, "sched_getaffinity"):
+        assert n == len(os.sched_getaffinity(0))

@@ -12,6 +12,7 @@ them instead of burning CPU.
 from __future__ import annotations
 
 import collections
+import os
 import time
 
 from voice_assist.asr.admission import Clock
@@ -21,6 +22,13 @@ CPU_WINDOW_S = 10.0
 count (calls arriving every few seconds), long enough to smooth decode bursts."""
 CPU_MIN_SPAN_S = 3.0
 """The window must span this long before it is used."""
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class CpuLoad:

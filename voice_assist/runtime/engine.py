@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +31,7 @@ from voice_assist.config import Settings
 from voice_assist.errors import OverloadError
 from voice_assist.prosody.tracker import ProsodyTracker
 from voice_assist.runtime.bus import EventBus
-from voice_assist.runtime.cpuload import CpuLoad
+from voice_assist.runtime.cpuload import CpuLoad, usable_cpus
 from voice_assist.runtime.looplag import LoopLag, watch_loop
 from voice_assist.runtime.session import CallSession, Decoded, Sink
 from voice_assist.runtime.stages import SharedData, Stages
@@ -79,7 +78,7 @@ class Engine:
         self.calls_refused = 0
         self.loop_lag = LoopLag(window_s=asr.admit_window_s)
         self.cpu = CpuLoad()
-        self.cpu_count = os.cpu_count() or 1
+        self.cpu_count = usable_cpus()
         self._loop_watch: asyncio.Task[None] | None = None
         self.remote_watch: Callable[[str], bool] | None = None
         """A cluster worker's view of which calls' partials a gateway shows."""

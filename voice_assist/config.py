@@ -274,8 +274,9 @@ class ServerOptions:
     ``asr.admit_window_s``; 0 = off): the CPU a call costs outside the decoder."""
     admit_max_cpu_share: float = 0.85
     """Refuse a new call when the process's CPU over the last 10 s, scaled to one more
-    call, would pass this share of the machine's cores (0 = off): the whole cost of a
-    call, decoder and everything else, where the two rules before see only parts."""
+    call, would pass this share of the CPUs the process may run on (0 = off): the whole
+    cost of a call, decoder and everything else, where the decoder and event-loop rules
+    each see a part."""
     send_queue_max: int = 256
     """Per-subscriber outgoing queue; a consumer that falls this far behind is dropped."""
     twilio_track_map: tuple[str, ...] = ("customer", "agent")

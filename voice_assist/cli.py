@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from voice_assist.errors import VoiceAssistError
+from voice_assist.runtime.blas import limit_blas_threads
 
 VERBS = (
     "analyze",
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    limit_blas_threads()  # before any work: idle OpenBLAS threads spin (runtime.blas)
     try:
         return int(args.run(args) or 0)
     except VoiceAssistError as exc:

@@ -13,6 +13,10 @@ whole calls built from real recordings, one speaker = one call's customer leg:
   when a prompt comes between its onset and ``CATCH_GRACE_S`` after its end.
 * **angry from the start** (Emo-DB): only the speaker's anger sentences; the time to the
   first prompt.
+* **mixed (mono) calls**: two calm speakers of one language taking turns on the customer
+  leg, as a mono recording puts customer and agent (:func:`mixed_calls`), opened as a
+  mixed leg.  Every prompt on them is false; so is every distress episode, which is what
+  the leg would prompt with ``coach.mixed_leg_prompts = true``.
 
 Figures (per corpus and overall): calm hours of customer audio, false prompts and false
 alerts per hour with an exact Poisson 95% interval, urgent ones (the supervisor alert
@@ -57,7 +61,10 @@ EMODB_CALM = ("N", "L")  # neutral, boredom (Langeweile)
 EMODB_ANGER = "W"  # anger (Wut)
 RATE_HZ = 16000
 
-CallKind = Literal["calm", "agitated", "angry_from_start"]
+MIXED_MAX_TURNS = 8
+"""Clips of each voice in a mixed call."""
+
+CallKind = Literal["calm", "agitated", "angry_from_start", "mixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,8 @@ class CallSpec:
     """Seconds of calm clips (silences between clips not counted)."""
     agitated_s: tuple[tuple[float, float], ...] = ()
     """(start, end) of each agitated segment, seconds into the leg."""
+    clips_at: tuple[tuple[int, int], ...] = ()
+    """Calm calls: [start, end) samples of each clip in ``audio`` (for mixed calls)."""
 
     @property
     def name(self) -> str:
@@ -92,6 +101,8 @@ class CallOutcome:
     prompts: tuple[PromptSeen, ...]
     alerts: tuple[float, ...]
     """Times of supervisor distress alerts."""
+    episodes: tuple[float, ...] = ()
+    """Start times of distress episodes (prompted or not)."""
 
 
 # -- building calls ---------------------------------------------------------------------
@@ -111,6 +122,39 @@ def join(clips: Sequence[np.ndarray], gap_s: float = GAP_S) -> tuple[np.ndarray,
         parts.append(clip.astype(np.float32))
         pos += clip.size
     return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), starts
+
+
+def clip_spans(clips: Sequence[np.ndarray], starts: Sequence[float]) -> tuple[tuple[int, int], ...]:
+    """[start, end) samples of each joined clip."""
+    return tuple(
+        (round(t * RATE_HZ), round(t * RATE_HZ) + c.size)
+        for c, t in zip(clips, starts, strict=True)
+    )
+
+
+def mixed_calls(calm: Sequence[CallSpec], max_turns: int = MIXED_MAX_TURNS) -> list[CallSpec]:
+    """Two calm speakers of one language taking turns on one leg, as on a mono recording.
+
+    Calm calls of a language, in name order, are paired (first with second, third with
+    fourth); each pair's clips alternate, up to ``max_turns`` of each voice.
+    """
+    out: list[CallSpec] = []
+    for language in sorted({c.language for c in calm}):
+        group = sorted(
+            (c for c in calm if c.language == language and c.clips_at), key=lambda c: c.name
+        )
+        for a, b in zip(group[::2], group[1::2], strict=False):
+            turns = min(len(a.clips_at), len(b.clips_at), max_turns)
+            clips: list[np.ndarray] = []
+            for i in range(turns):
+                for voice in (a, b):
+                    start, end = voice.clips_at[i]
+                    clips.append(voice.audio[start:end])
+            audio, _ = join(clips)
+            calm_s = sum(c.size for c in clips) / RATE_HZ
+            pair = f"{a.corpus}-{a.speaker}+{b.corpus}-{b.speaker}"
+            out.append(CallSpec(f"mixed_{language}", pair, "mixed", language, audio, calm_s))
+    return out
 
 
 def agitated_layout(
@@ -167,9 +211,10 @@ def fetched_calm_calls(folder: Path) -> list[CallSpec]:
     calls = []
     for (corpus, speaker), files in sorted(groups.items()):
         clips = [_load16k(f) for f in files]
-        audio, _ = join(clips)
+        audio, starts = join(clips)
         calm_s = sum(c.size for c in clips) / RATE_HZ
-        calls.append(CallSpec(corpus, speaker, "calm", "en", audio, calm_s))
+        spans = clip_spans(clips, starts)
+        calls.append(CallSpec(corpus, speaker, "calm", "en", audio, calm_s, clips_at=spans))
     return calls
 
 
@@ -187,9 +232,10 @@ def emodb_calls(folder: Path) -> list[CallSpec]:
         calm = [_load16k(f) for e in EMODB_CALM for f in by_emotion.get(e, [])]
         angry = [_load16k(f) for f in by_emotion.get(EMODB_ANGER, [])]
         if calm:
-            audio, _ = join(calm)
+            audio, starts = join(calm)
             calm_s = sum(c.size for c in calm) / RATE_HZ
-            calls.append(CallSpec("emodb_de", speaker, "calm", "de", audio, calm_s))
+            spans = clip_spans(calm, starts)
+            calls.append(CallSpec("emodb_de", speaker, "calm", "de", audio, calm_s, clips_at=spans))
         if calm and len(angry) >= 2:
             audio, calm_s, segments = agitated_layout(calm, angry)
             calls.append(CallSpec("emodb_de", speaker, "agitated", "de", audio, calm_s, segments))
@@ -259,6 +305,7 @@ def summarise(outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
                 latencies.append(max(0.0, t - seg[0]))
     angry = [o for o in outcomes if o.spec.kind == "angry_from_start"]
     first = [o.prompts[0].t_s if o.prompts else None for o in angry]
+    mixed = [o for o in outcomes if o.spec.kind == "mixed"]
     out: dict[str, Any] = {
         "calm_calls": len(calm_calls),
         "calm_hours": round(calm_h, 3),
@@ -290,6 +337,18 @@ def summarise(outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
         out["angry_from_start_first_prompt_each_s"] = [
             None if t is None else round(t, 2) for t in first
         ]
+    if mixed:
+        mixed_h = sum(o.spec.calm_s for o in mixed) / 3600
+        episodes = sum(len(o.episodes) for o in mixed)
+        out.update(
+            {
+                "mixed_calls": len(mixed),
+                "mixed_hours": round(mixed_h, 3),
+                "mixed_false_prompts": sum(len(o.prompts) for o in mixed),
+                "mixed_episodes_per_hour": round(episodes / mixed_h, 2) if mixed_h else None,
+                "mixed_episodes_per_hour_ci95": poisson_ci95(episodes, mixed_h),
+            }
+        )
     return out
 
 
@@ -302,12 +361,15 @@ class _Seen:
     def __init__(self) -> None:
         self.prompts: list[PromptSeen] = []
         self.alerts: list[tuple[float, bool]] = []
+        self.episodes: list[float] = []
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Prompt) and event.kind == "pause_and_acknowledge":
             self.prompts.append(PromptSeen(event.t_ms / 1000, False, dict(event.evidence)))
         elif isinstance(event, ev.Alert) and event.kind == "distress_episode":
             self.alerts.append((event.t_ms / 1000, event.severity == "urgent"))
+        elif isinstance(event, ev.DistressEpisode) and event.state == "start":
+            self.episodes.append(event.t_ms / 1000)
 
     def outcome(self, spec: CallSpec) -> CallOutcome:
         """The prompt of an episode whose alert was urgent is an urgent prompt."""
@@ -315,7 +377,8 @@ class _Seen:
         prompts = tuple(
             PromptSeen(p.t_s, round(p.t_s, 3) in urgent_at, p.evidence) for p in self.prompts
         )
-        return CallOutcome(spec, prompts, tuple(t for t, _ in self.alerts))
+        alerts = tuple(t for t, _ in self.alerts)
+        return CallOutcome(spec, prompts, alerts, tuple(self.episodes))
 
 
 async def run_calls(settings: Settings, calls: Sequence[CallSpec]) -> list[CallOutcome]:
@@ -333,7 +396,8 @@ async def run_calls(settings: Settings, calls: Sequence[CallSpec]) -> list[CallO
             for spec in [c for c in calls if c.language == language]:
                 seen = _Seen()
                 t0 = time.monotonic()
-                session = engine.open_call(agent_id="bench", source="file", sink=seen)
+                meta = {"legs": "mixed"} if spec.kind == "mixed" else None
+                session = engine.open_call(agent_id="bench", source="file", meta=meta, sink=seen)
                 await feed_legs(session, {"customer": spec.audio})
                 outcome = seen.outcome(spec)
                 outcomes.append(outcome)
@@ -374,6 +438,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings(getattr(args, "config", None))
     calls = fetched_calm_calls(Path(args.data)) + emodb_calls(Path(args.emodb))
+    calls += mixed_calls([c for c in calls if c.kind == "calm"])
     if args.corpus:
         calls = [c for c in calls if c.corpus in set(args.corpus)]
     if not calls:
@@ -396,6 +461,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "recall": ">= 0.9",
         "onset_to_prompt_p95_s": "<= 4",
         "angry_from_start_first_prompt_s": "<= 10",
+        "mixed_false_prompts": 0,
     }
     result["method"] = (
         f"live path as fast as possible; one speaker's clips = one customer leg, {GAP_S} s "
@@ -420,6 +486,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                         "call": o.spec.name,
                         "audio_s": round(o.spec.audio.size / RATE_HZ, 1),
                         "agitated_s": o.spec.agitated_s,
+                        "episodes_s": [round(t, 2) for t in o.episodes],
                         "prompts": [
                             {"t_s": round(p.t_s, 2), "urgent": p.urgent, "evidence": p.evidence}
                             for p in o.prompts

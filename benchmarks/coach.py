@@ -311,10 +311,10 @@ def summarise(outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
         "calm_hours": round(calm_h, 3),
         "calm_false_prompts": len(fp),
         "calm_false_prompts_per_hour": round(len(fp) / calm_h, 2) if calm_h else None,
-        "calm_false_prompts_per_hour_ci95": poisson_ci95(len(fp), calm_h),
+        "calm_false_prompts_per_hour_ci95": poisson_ci95(len(fp), calm_h) if calm_h else None,
         "calm_urgent_prompts": sum(1 for p in fp if p.urgent),
         "calm_false_alerts_per_hour": round(len(fa) / calm_h, 2) if calm_h else None,
-        "calm_false_alerts_per_hour_ci95": poisson_ci95(len(fa), calm_h),
+        "calm_false_alerts_per_hour_ci95": poisson_ci95(len(fa), calm_h) if calm_h else None,
     }
     if agitated:
         out.update(
@@ -346,7 +346,9 @@ def summarise(outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
                 "mixed_hours": round(mixed_h, 3),
                 "mixed_false_prompts": sum(len(o.prompts) for o in mixed),
                 "mixed_episodes_per_hour": round(episodes / mixed_h, 2) if mixed_h else None,
-                "mixed_episodes_per_hour_ci95": poisson_ci95(episodes, mixed_h),
+                "mixed_episodes_per_hour_ci95": poisson_ci95(episodes, mixed_h)
+                if mixed_h
+                else None,
             }
         )
     return out

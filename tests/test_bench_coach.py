@@ -122,3 +122,4 @@ def test_summary_of_mixed_calls_counts_prompts_and_unprompted_episodes() -> None
     assert r["mixed_false_prompts"] == 1
     assert r["mixed_episodes_per_hour"] == 3.0
     assert r["calm_calls"] == 0  # mixed calls are not counted as calm calls
+    assert r["calm_false_prompts_per_hour_ci95"] is None  # no calm hours: no interval (not NaN)

@@ -555,7 +555,10 @@ def deb_data(deb: bytes, name: str = "package") -> tarfile.TarFile:
         if len(body) != size:
             raise FetchError(f"{name}: truncated at member {member}")
         if member.startswith("data.tar"):
-            return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+            try:
+                return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+            except tarfile.TarError as exc:
+                raise FetchError(f"{name}: unreadable {member}: {exc}") from exc
         pos += 60 + size + size % 2
     raise FetchError(f"{name}: no data.tar member")
 

@@ -70,6 +70,7 @@ def test_a_debian_package_opens_to_its_data_members(tmp_path: Path) -> None:
     [
         (b"PK\x03\x04 a zip, not a deb", "not a Debian package"),
         (b"!<arch>\n" + ar_member("debian-binary", b"2.0\n"), "no data.tar member"),
+        (b"!<arch>\n" + ar_member("data.tar.xz", b"not xz at all"), "unreadable data.tar.xz"),
         (b"!<arch>\n" + ar_member("data.tar.xz", b"0123456789")[:-4], "truncated"),
         (b"!<arch>\n" + b"data.tar.xz/    " + b"x" * 32 + b"size?     `\n", "corrupt ar header"),
     ],

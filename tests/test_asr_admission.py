@@ -346,3 +346,69 @@ def test_one_worker_of_two_is_kept_for_finals_while_partials_wait() -> None:
     started, done = asyncio.run(main())
     assert started == ["partial:c1"]
     assert done[0] == "c3" and sorted(done[1:]) == ["c1", "c2"]
+
+
+def test_a_slow_final_pauses_new_partials_but_never_finals() -> None:
+    clock = Clock()
+    ran: list[str] = []
+
+    def decode(req: DecodeRequest) -> Hypothesis:
+        ran.append(f"{req.kind}:{req.call_id}")
+        return hyp()
+
+    async def settle() -> None:
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+
+    async def main() -> None:
+        p = DecodePool(
+            decode, workers=2, clock=clock, partial_yield_final_wait_s=0.8, partial_yield_s=5.0
+        )
+        p.start()
+        p.record_final_wait(0.7)  # within the threshold: no pause
+        assert p.partials_paused_s() == 0 and p.stats.partial_yields == 0
+        p.record_final_wait(1.1)
+        assert p.partials_paused_s() == pytest.approx(5.0) and p.stats.partial_yields == 1
+        p.submit(request("partial", "c1"), lambda r, h, e: None)
+        p.submit(request("final", "c2"), lambda r, h, e: None)
+        await settle()
+        assert ran == ["final:c2"]  # the partial waits, the final does not
+        p.submit(request("partial", "c1"), lambda r, h, e: None)  # replaces the queued one
+        clock.advance(5.1)
+        p.submit(request("partial", "c3"), lambda r, h, e: None)
+        await settle()
+        assert sorted(ran[1:]) == ["partial:c1", "partial:c3"]
+        await p.close()
+
+    asyncio.run(main())
+
+
+def test_queued_partials_start_when_the_pause_ends_without_new_work() -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        p = DecodePool(
+            lambda r: ran.append(r.kind) or hyp(),  # type: ignore[func-returns-value]
+            workers=2,
+            partial_yield_final_wait_s=0.8,
+            partial_yield_s=0.2,
+        )
+        p.start()
+        p.record_final_wait(2.0)
+        p.submit(request("partial"), lambda r, h, e: None)
+        await asyncio.sleep(0.05)
+        assert ran == []
+        for _ in range(200):  # nothing else is submitted: the worker wakes by itself
+            if ran:
+                break
+            await asyncio.sleep(0.01)
+        assert ran == ["partial"]
+        await p.close()
+
+    asyncio.run(main())
+
+
+def test_partial_yield_off_never_pauses() -> None:
+    p = pool(Clock(), partial_yield_final_wait_s=0.0, partial_yield_s=5.0)
+    p.record_final_wait(30.0)
+    assert p.partials_paused_s() == 0 and p.stats.partial_yields == 0

@@ -116,6 +116,12 @@ class AsrOptions:
     """Segments quieter than this are not decoded at all (no text from silence)."""
     max_queue_s: float = 6.0
     """Decode backlog (seconds of queued audio) past which partials are shed."""
+    partial_yield_final_wait_ms: int = 800
+    """A published final that waited longer than this (end of its speech to the final,
+    media time) pauses new partial decodes for ``partial_yield_ms``: the partials'
+    worker and cores go to the finals; 0 = off."""
+    partial_yield_ms: int = 5000
+    """How long one slow final pauses new partials (queued ones wait, newest per leg)."""
     admit_max_final_wait_ms: int = 1000
     """Admission: refuse new calls while the running calls wait longer than this for
     their finals, from the end of an utterance's speech (``end_ms`` less the end pad) to

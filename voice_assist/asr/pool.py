@@ -11,6 +11,11 @@ All calls share one model and ``workers`` decode threads.  Scheduling policy:
   at once: with two or more, one worker is always free for the next final, which
   then never waits behind a partial.  Each leg has at most one queued partial, and a
   newer one replaces it (stale partials are worth nothing).
+* Partials yield to slow finals: a published final that waited longer than
+  ``partial_yield_final_wait_s`` after its speech ended (:meth:`record_final_wait`)
+  pauses new partials for ``partial_yield_s``.  On a CPU the partials' worker shares
+  the cores with the finals and the event loop, so a busy server gives its partials up
+  first; queued partials wait (newest per leg) and run when the pause ends.
 * When the oldest waiting final has waited longer than ``max_queue_s`` the pool is
   *overloaded*: queued partials are shed and every shed partial is counted; the
   runtime turns that into an :class:`~voice_assist.events.Overload` event.
@@ -48,7 +53,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +84,8 @@ class PoolStats:
     """Finals decoded with the partials' beam because other work was waiting."""
     partials_done: int = 0
     partials_shed: int = 0
+    partial_yields: int = 0
+    """Slow finals that paused new partials."""
     failures: int = 0
     busy_s: float = 0.0
     busy_s_by_kind: dict[str, float] = field(default_factory=dict)
@@ -105,6 +114,8 @@ class DecodePool:
         admit_max_utilization: float = 0.0,
         admit_max_final_wait_s: float = 0.0,
         admit_window_s: float = 30.0,
+        partial_yield_final_wait_s: float = 0.0,
+        partial_yield_s: float = 0.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self._decode = decode
@@ -112,6 +123,9 @@ class DecodePool:
         self.max_queue_s = max_queue_s
         self.admit_max_utilization = admit_max_utilization
         self.admit_max_final_wait_s = admit_max_final_wait_s
+        self.partial_yield_final_wait_s = partial_yield_final_wait_s
+        self.partial_yield_s = partial_yield_s
+        self._partials_paused_until = -math.inf
         self._clock = clock
         self.load = DecoderLoad(window_s=admit_window_s, clock=clock)
         self._cost_s: dict[str, float] = {}
@@ -137,6 +151,8 @@ class DecodePool:
         admit_max_utilization: float = 0.0,
         admit_max_final_wait_s: float = 0.0,
         admit_window_s: float = 30.0,
+        partial_yield_final_wait_s: float = 0.0,
+        partial_yield_s: float = 0.0,
     ) -> DecodePool:
         def run(req: DecodeRequest) -> Hypothesis:
             return decoder.decode(
@@ -150,6 +166,8 @@ class DecodePool:
             admit_max_utilization=admit_max_utilization,
             admit_max_final_wait_s=admit_max_final_wait_s,
             admit_window_s=admit_window_s,
+            partial_yield_final_wait_s=partial_yield_final_wait_s,
+            partial_yield_s=partial_yield_s,
         )
 
     def start(self) -> None:
@@ -249,6 +267,13 @@ class DecodePool:
     def record_final_wait(self, seconds: float) -> None:
         """A final was published ``seconds`` (media time) after its utterance ended."""
         self.load.add_final_wait(seconds)
+        if 0 < self.partial_yield_final_wait_s < seconds and self.partial_yield_s > 0:
+            self._partials_paused_until = self._clock() + self.partial_yield_s
+            self.stats.partial_yields += 1
+
+    def partials_paused_s(self) -> float:
+        """Seconds until new partials may start again (0: they may now)."""
+        return max(0.0, self._partials_paused_until - self._clock())
 
     def calls_changed(self, live_calls: int) -> None:
         """The runtime opened or closed a call (the load meter integrates call-seconds)."""
@@ -313,7 +338,11 @@ class DecodePool:
     def _next_job(self) -> _Job | None:
         if self._finals:
             return self._finals.popleft()
-        if self._partials and self._partials_running < self._max_partials_running:
+        if (
+            self._partials
+            and self._partials_running < self._max_partials_running
+            and not self.partials_paused_s()
+        ):
             key = min(self._partials, key=lambda k: self._partials[k].queued_at)
             return self._partials.pop(key)
         return None
@@ -330,7 +359,12 @@ class DecodePool:
             job = self._next_job()
             if job is None:
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                paused = self.partials_paused_s() if self._partials else 0.0
+                if paused:  # queued partials may start when the pause ends
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), paused)
+                else:
+                    await self._wakeup.wait()
                 continue
             if job.request.kind == "partial" and self.overloaded():
                 self._shed(job)

@@ -68,6 +68,8 @@ class Engine:
             admit_max_utilization=asr.admit_max_utilization,
             admit_max_final_wait_s=asr.admit_max_final_wait_ms / 1000,
             admit_window_s=asr.admit_window_s,
+            partial_yield_final_wait_s=asr.partial_yield_final_wait_ms / 1000,
+            partial_yield_s=asr.partial_yield_ms / 1000,
         )
         self.pool.on_shed = self._on_shed
         self.bus = EventBus()

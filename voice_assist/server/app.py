@@ -243,6 +243,7 @@ def _healthz(ctx: ServerContext) -> Callable[[Request], Awaitable[Response]]:
                     "decode_backlog_s": round(pool.backlog_s(), 3),
                     "decode_queued": pool.queued,
                     "partials_shed": pool.stats.partials_shed,
+                    "partial_yields": pool.stats.partial_yields,
                     "decode_busy_s": {k: round(v, 3) for k, v in pool.stats.busy_s_by_kind.items()},
                     "decodes_done": {
                         "partial": pool.stats.partials_done,

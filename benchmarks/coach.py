@@ -202,19 +202,20 @@ def fetched_calm_calls(folder: Path) -> list[CallSpec]:
     manifest = folder / "manifest.tsv"
     if not manifest.is_file():
         return []
-    groups: dict[tuple[str, str], list[Path]] = {}
+    groups: dict[tuple[str, str, str], list[Path]] = {}
     with manifest.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             if row["emotion"] not in ("calm", "neutral"):
                 continue
-            groups.setdefault((row["corpus"], row["speaker"]), []).append(folder / row["file"])
+            key = (row["corpus"], row["speaker"], row.get("language") or "en")
+            groups.setdefault(key, []).append(folder / row["file"])
     calls = []
-    for (corpus, speaker), files in sorted(groups.items()):
+    for (corpus, speaker, language), files in sorted(groups.items()):
         clips = [_load16k(f) for f in files]
         audio, starts = join(clips)
         calm_s = sum(c.size for c in clips) / RATE_HZ
         spans = clip_spans(clips, starts)
-        calls.append(CallSpec(corpus, speaker, "calm", "en", audio, calm_s, clips_at=spans))
+        calls.append(CallSpec(corpus, speaker, "calm", language, audio, calm_s, clips_at=spans))
     return calls
 
 

@@ -1,4 +1,4 @@
-"""Fetch real, calm English speech, grouped by speaker, for a call-level coaching benchmark.
+"""Fetch real, calm speech, grouped by speaker, for a call-level coaching benchmark.
 
 The benchmark joins each speaker's clips into one long "customer leg" of a call.  The clips
 come from source distributions on the Python package registry (test and example data of
@@ -16,9 +16,14 @@ speech packages), fetched, pinned and sha256-checked by the helpers of
 - AMI Meeting Corpus excerpts, CC BY 4.0 (pyannote.audio's tests): cut into one speaker's
   turns by the shipped RTTM, where no one else speaks at the same time.
 - J. F. Kennedy's inaugural address (excerpt), public domain (whisper.cpp sample).
-- Asterisk's English phone prompts, read by Allison Smith, CC BY-SA 3.0 (Debian's
-  ``asterisk-core-sounds-en-wav``): whole sentences of a calm professional voice on an
-  8 kHz line, the single-word prompts (digits, letters, spelling alphabet) left out.
+- Asterisk's phone prompts from Debian, one professional voice each, whole sentences on an
+  8 kHz line (the single-word prompts, digits, letters, spelling alphabet, left out):
+  English and Mexican Spanish by Allison Smith and Canadian French by June Wallack
+  (CC BY-SA 3.0), Italian by Carlo Flora and Russian by "Maxim" (CC BY 3.0)
+  (``asterisk-core-sounds-{en,es,fr,it,ru}-wav``), and Italian by Paola Dal Zot
+  (``asterisk-prompt-it-menardi-wav``, CC BY-SA 3.0).  The other languages count as calm
+  speech for the prosody (the lexicon is English); each clip's language is in the
+  manifest and the benchmark transcribes it in that language.
 
 Left out: recordings made to test aligners on odd voice (falsetto, whisper, creak, breathy,
 exaggerated, laughter, cut-off words), single words (the Common Voice clips), a stereo
@@ -35,8 +40,10 @@ with a pinned count, so the selection is fixed.  A clip with a span is cut to it
 
 Writes ``--dest`` (default benchmarks/data/coach, git-ignored): ``<corpus>/<speaker>/*.wav``
 (mono 16-bit at the file's own rate) and ``manifest.tsv`` with columns file, corpus,
-speaker, emotion, source, licence, duration_s.  Skips the fetch when the manifest exists
-(``--force`` fetches again) and prints hours per corpus, emotion and speaker.
+speaker, language, emotion, source, licence, duration_s.  Skips the fetch when the manifest exists
+(``--force`` fetches again) and prints hours per corpus, emotion and speaker.  The
+GSM-coded, GPL-licensed prompt packages (``asterisk-prompt-es-co``, ``-fr-armelle``)
+are left out.
 
 Usage: python scripts/fetch_calm_speech.py [--dest DIR] [--force] [--json]
 """
@@ -69,10 +76,10 @@ ROOT = frs.ROOT
 DEFAULT_DEST = ROOT / "benchmarks" / "data" / "coach"
 MANIFEST = "manifest.tsv"
 STAMP = "fetch_format"
-FETCH_FORMAT = "2"
+FETCH_FORMAT = "3"
 """Written beside the manifest; a folder of an older format is fetched again (format 1
-wrote floating-point sources as digital silence)."""
-COLUMNS = ("file", "corpus", "speaker", "emotion", "source", "licence", "duration_s")
+wrote floating-point sources as digital silence; format 2 had no language column)."""
+COLUMNS = ("file", "corpus", "speaker", "language", "emotion", "source", "licence", "duration_s")
 FetchError = frs.FetchError
 
 
@@ -85,12 +92,15 @@ class Pick:
     speaker: str
     licence: str
     emotion: str = "calm"
+    language: str = "en"
     exclude: tuple[str, ...] = ()
     """Member stems to leave out of the glob's matches."""
     count: int = 1
     """How many members the pattern must match, after ``exclude`` and ``min_s``."""
     min_s: float = 0.0
     """Members shorter than this (seconds) are left out: single-word prompts."""
+    prefix: str = ""
+    """Put before each clip's file name (two folders may hold the same stem)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Turns:
     count: int
     """How many audio members ``wav_pattern`` must match."""
     emotion: str = "calm"
+    language: str = "en"
     join_s: float = 0.5
     guard_s: float = 0.1
     min_s: float = 1.5
@@ -135,6 +146,7 @@ class Take:
     speaker: str
     licence: str
     emotion: str
+    language: str
     out: str
     span: tuple[float, float] | None = None
 
@@ -171,11 +183,58 @@ _AMI_LICENCE = (
 )
 _PYANNOTE = "tests/data"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-_ALLISON = "usr/share/asterisk/sounds/en_US_f_Allison"
 _ALLISON_LICENCE = (
     "CC BY-SA 3.0, Allison Smith 2003-2010 (Asterisk core sounds; "
     "usr/share/doc/asterisk-core-sounds-en-wav/copyright in the package)"
 )
+
+
+def _core_licence(flavour: str, holder: str) -> str:
+    return (
+        f"{holder} (Asterisk core sounds; "
+        f"usr/share/doc/asterisk-core-sounds-{flavour}/copyright in the package)"
+    )
+
+
+def asterisk_voice(
+    package: str,
+    version: str,
+    sha256: str,
+    folder: str,
+    speaker: str,
+    language: str,
+    licence: str,
+    counts: tuple[int, int, int],
+    *,
+    pool: str = "",
+) -> Archive:
+    """One Asterisk prompt voice: its whole sentences (at least 2.5 s) of the top folder,
+    ``dictate/`` and ``followme/`` (``counts``); ``digits/``, ``letters/`` and
+    ``phonetic/`` hold single words, ``tt-monkeys`` is a sound effect."""
+    root = f"usr/share/asterisk/sounds/{folder}"
+    subfolders = ("", "dictate/", "followme/")
+    picks = tuple(
+        Pick(
+            f"{root}/{sub}*.wav",
+            "asterisk",
+            speaker,
+            licence,
+            language=language,
+            exclude=("tt-monkeys",) if not sub else (),
+            min_s=2.5,
+            count=n,
+            prefix=sub.replace("/", "-"),
+        )
+        for sub, n in zip(subfolders, counts, strict=True)
+    )
+    return Archive(
+        package,
+        version,
+        sha256,
+        picks,
+        deb_pool=pool or f"pool/main/a/asterisk-core-sounds/{package}_{version}_all.deb",
+    )
+
 
 ARCHIVES = (
     Archive(
@@ -323,39 +382,68 @@ ARCHIVES = (
             ),
         ),
     ),
-    Archive(
+    # Asterisk's phone prompts (Debian): one professional voice per package
+    asterisk_voice(
         "asterisk-core-sounds-en-wav",
         "1.6.1-1",
         "2be3ea287d83299d143815fa804f11179a75b7affd4a758b98b55f5afc18a35d",
-        (
-            # the phone system's sentences; digits/, letters/, phonetic/ hold single words
-            Pick(
-                f"{_ALLISON}/*.wav",
-                "asterisk",
-                "allison",
-                _ALLISON_LICENCE,
-                exclude=("tt-monkeys",),  # a sound effect, not speech
-                min_s=2.5,
-                count=150,
-            ),
-            Pick(
-                f"{_ALLISON}/dictate/*.wav",
-                "asterisk",
-                "allison",
-                _ALLISON_LICENCE,
-                min_s=2.5,
-                count=4,
-            ),
-            Pick(
-                f"{_ALLISON}/followme/*.wav",
-                "asterisk",
-                "allison",
-                _ALLISON_LICENCE,
-                min_s=2.5,
-                count=4,
-            ),
-        ),
-        deb_pool="pool/main/a/asterisk-core-sounds/asterisk-core-sounds-en-wav_1.6.1-1_all.deb",
+        "en_US_f_Allison",
+        "allison",
+        "en",
+        _ALLISON_LICENCE,
+        (150, 4, 4),
+    ),
+    asterisk_voice(
+        "asterisk-core-sounds-es-wav",
+        "1.6.1-1",
+        "9283a09a6d56fccdcc2bcfe86c48f0f844289cfbd46a3184d8785a6f7f569903",
+        "es_MX_f_Allison",
+        "allison_es",
+        "es",
+        _core_licence("es-wav", "CC BY-SA 3.0, Allison Smith 2003-2010"),
+        (189, 5, 4),
+    ),
+    asterisk_voice(
+        "asterisk-core-sounds-fr-wav",
+        "1.6.1-1",
+        "8d4e1bc32ed5ba7fbda40841ca1825ed20cc6232724a473c90f8bb0e53e6073e",
+        "fr_CA_f_June",
+        "june",
+        "fr",
+        _core_licence("fr-wav", "CC BY-SA 3.0, June Wallack 2006-2008"),
+        (172, 4, 4),
+    ),
+    asterisk_voice(
+        "asterisk-core-sounds-it-wav",
+        "1.6.1-1",
+        "5a26638089e134b8ac39363fe249c5c93c50cd8bfdc9b2499ae61ec4a35e2fcb",
+        "it_IT_m_Carlo",
+        "carlo",
+        "it",
+        _core_licence("it-wav", "CC BY 3.0, Carlo Flora 2012"),
+        (135, 4, 4),
+    ),
+    asterisk_voice(
+        "asterisk-core-sounds-ru-wav",
+        "1.6.1-1",
+        "ccbfaebfa450b7a9ddf644ae0f3d1e9017d5df7c0aebe816e946345589d38201",
+        "ru_RU_f_IvrvoiceRU",
+        "ivrvoice_ru",
+        "ru",
+        _core_licence("ru-wav", "CC BY 3.0, Maxim 2010"),
+        (137, 4, 4),
+    ),
+    asterisk_voice(
+        "asterisk-prompt-it-menardi-wav",
+        "1:1.4.22+mm20110907-3.1",
+        "3094530d98f8758ac275572d59624c41f60969fef883f34f4886d144f3dfeb21",
+        "it_IT_f_Menardi",
+        "menardi",
+        "it",
+        "CC BY-SA 3.0 (Italian), Marco Menardi and Paola Dal Zot 2006-2011 "
+        "(usr/share/doc/asterisk-prompt-it-menardi-wav/copyright in the package)",
+        (144, 4, 4),
+        pool="pool/main/a/asterisk-prompt-it/asterisk-prompt-it-menardi-wav_1.4.22+mm20110907-3.1_all.deb",
     ),
 )
 
@@ -472,7 +560,8 @@ def expand(
                         pick.speaker,
                         pick.licence,
                         pick.emotion,
-                        f"{stem(member)}.wav",
+                        pick.language,
+                        f"{pick.prefix}{stem(member)}.wav",
                     )
                 )
             continue
@@ -493,6 +582,7 @@ def expand(
                             speaker,
                             pick.licence,
                             pick.emotion,
+                            pick.language,
                             f"{uri}_{round(span[0] * 1000):06d}.wav",
                             span,
                         )
@@ -640,6 +730,7 @@ def fetch_archive(archive: Archive, tmp: Path, out: Path) -> list[dict[str, str]
                     "file": rel.as_posix(),
                     "corpus": take.corpus,
                     "speaker": take.speaker,
+                    "language": take.language,
                     "emotion": take.emotion,
                     "source": where,
                     "licence": take.licence,
@@ -717,8 +808,9 @@ def print_summary(summary: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=(
-            "Fetch real, calm English speech grouped by speaker (pinned sdists from the "
-            "package registry, sha256-checked) for the call-level coaching benchmark."
+            "Fetch real, calm speech grouped by speaker (pinned sdists from the package "
+            "registry and Debian packages, sha256-checked) for the call-level coaching "
+            "benchmark."
         )
     )
     parser.add_argument(
@@ -740,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{manifest} exists: not fetching again (--force to)", file=log, flush=True)
         rows = read_manifest(manifest)
     else:
-        print(f"fetching calm English speech into {args.dest}", file=log, flush=True)
+        print(f"fetching calm speech into {args.dest}", file=log, flush=True)
         try:
             with contextlib.redirect_stdout(log):
                 rows = fetch(args.dest)

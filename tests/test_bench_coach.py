@@ -123,3 +123,23 @@ def test_summary_of_mixed_calls_counts_prompts_and_unprompted_episodes() -> None
     assert r["mixed_episodes_per_hour"] == 3.0
     assert r["calm_calls"] == 0  # mixed calls are not counted as calm calls
     assert r["calm_false_prompts_per_hour_ci95"] is None  # no calm hours: no interval (not NaN)
+
+
+def test_fetched_calls_take_each_speakers_language_from_the_manifest(tmp_path: Path) -> None:
+    rows = [
+        ("a/x/1.wav", "a", "x", "it", "calm"),
+        ("a/x/2.wav", "a", "x", "it", "calm"),
+        ("a/y/1.wav", "a", "y", "", "calm"),  # a manifest without a language: English
+        ("a/z/1.wav", "a", "z", "fr", "angry"),  # not calm: no calm call
+    ]
+    for file, *_ in rows:
+        (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(tmp_path / file, 0.1 * np.ones(8000), 16000)
+    lines = ["file\tcorpus\tspeaker\tlanguage\temotion"]
+    lines += ["\t".join(r) for r in rows]
+    (tmp_path / "manifest.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    calls = bc.fetched_calm_calls(tmp_path)
+    assert [(c.speaker, c.language, len(c.clips_at)) for c in calls] == [
+        ("x", "it", 2),
+        ("y", "en", 1),
+    ]

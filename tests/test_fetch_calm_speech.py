@@ -102,8 +102,13 @@ def test_a_pick_counts_members_after_the_length_filter() -> None:
 
 def test_the_debian_source_is_pinned() -> None:
     debs = [a for a in fcs.ARCHIVES if a.deb_pool]
-    assert [a.package for a in debs] == ["asterisk-core-sounds-en-wav"]
-    assert all(len(a.sha256) == 64 and a.deb_pool.endswith(".deb") for a in debs)
+    assert len(debs) == 6 and len({a.sha256 for a in debs}) == 6
+    for a in debs:
+        assert len(a.sha256) == 64 and a.deb_pool.endswith("_all.deb")
+        # the pool file names the package and its version (a Debian epoch is not in it)
+        assert a.deb_pool.rsplit("/", 1)[-1].startswith(f"{a.package}_{a.version.split(':')[-1]}")
+    speakers = {(p.speaker, p.language) for a in debs for p in a.picks}
+    assert len(speakers) == 6  # one voice per package, each with its language
 
 
 def _float_wav(x: np.ndarray, rate: int = 16000) -> bytes:

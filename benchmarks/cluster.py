@@ -59,9 +59,32 @@ LOST_WITHIN_S = 5.0
 ACKS = 5
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers: {text!r}")
+    return values
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--max-calls", type=int, default=3, help="largest ramp level (default 3)")
+    p.add_argument(
+        "--levels",
+        type=_int_list,
+        default=None,
+        help="ramp these call counts instead of 1..--max-calls (e.g. 8,12,16,20)",
+    )
+    p.add_argument(
+        "--ramp-workers",
+        type=_int_list,
+        default=[1, 2],
+        help="worker counts whose ramps run (default 1,2)",
+    )
+    p.add_argument("--no-faults", action="store_true", help="skip the fault phase")
     p.add_argument("--call-s", type=float, default=45.0, help="seconds of audio per call")
     p.add_argument("--stagger-ms", type=int, default=1300, help="start offset between calls")
     p.add_argument("--fault-calls", type=int, default=3, help="calls in the fault phase")
@@ -336,14 +359,15 @@ async def _level(bench: Any, site: Site, n: int, label: str) -> dict[str, Any]:
 
 
 async def _ramp(bench: Any, site: Site, label: str) -> dict[str, Any]:
-    levels, knee = [], 0
-    for n in range(1, bench.args.max_calls + 1):
+    levels, knee, broken = [], 0, False
+    for n in bench.args.levels or range(1, bench.args.max_calls + 1):
         if bench.remaining_s() < bench.args.call_s + 60:
             break
         level = await _level(bench, site, n, f"{label}{n}")
         levels.append(level)
-        if level["within_budget"] and knee == n - 1:
-            knee = n
+        broken = broken or not level["within_budget"]
+        if not broken:
+            knee = n  # every level up to this one within budget
     top = levels[-1] if levels else {}
     return {
         "knee_calls": knee,
@@ -532,11 +556,15 @@ async def _phases(args: argparse.Namespace, bench: Any, t_start: float) -> dict[
             out["one_process"] = {
                 k: lv[k] for k in ("final_lag_ms", "prompt_ms", "distress_lag_ms", "site_cpu_cores")
             }
-        for name, workers in () if args.faults_only else (("one_worker", 1), ("two_workers", 2)):
+        sizes = (("one_worker", 1), ("two_workers", 2))
+        ramps = [(name, w) for name, w in sizes if w in args.ramp_workers]
+        for name, workers in () if args.faults_only else ramps:
             async with Site(bench, workers, redis.url, args.database_url) as site:
                 out[name] = await _ramp(bench, site, name[:3])
             await asyncio.to_thread(redis.restart)  # a clean stream per site
-        if bench.remaining_s() > args.call_s + 90:
+        if args.no_faults:
+            out["notes"].append("fault phase skipped: --no-faults")
+        elif bench.remaining_s() > args.call_s + 90:
             async with Site(bench, 2, redis.url, args.database_url) as site:
                 out["faults"] = await _faults(bench, site, redis)
         else:
@@ -544,26 +572,28 @@ async def _phases(args: argparse.Namespace, bench: Any, t_start: float) -> dict[
     if args.faults_only:
         out["duration_s"] = round(time.monotonic() - t_start, 1)
         return out
-    one, two = out["one_worker"], out["two_workers"]
-    out["knee_one_worker"] = one["knee_calls"]
-    out["knee_two_workers"] = two["knee_calls"]
-    out["split_two_workers"] = two["split_at_top"]
-    top2 = next((lv for lv in two["levels"] if lv["calls"] == two["knee_calls"]), None)
-    if top2 is not None:
-        out["at_knee_two_workers"] = {
-            k: top2[k]
-            for k in ("final_lag_ms", "prompt_ms", "distress_lag_ms", "site_cpu_cores",
-                      "wall_board_seen_after_start_s_max")
-        }  # fmt: skip
+    ramped = [name for name in ("one_worker", "two_workers") if name in out]
+    for name in ramped:
+        out[f"knee_{name}"] = out[name]["knee_calls"]
+    if "two_workers" in out:
+        two = out["two_workers"]
+        out["split_two_workers"] = two["split_at_top"]
+        top2 = next((lv for lv in two["levels"] if lv["calls"] == two["knee_calls"]), None)
+        if top2 is not None:
+            out["at_knee_two_workers"] = {
+                k: top2[k]
+                for k in ("final_lag_ms", "prompt_ms", "distress_lag_ms", "site_cpu_cores",
+                          "wall_board_seen_after_start_s_max")
+            }  # fmt: skip
     # the overlay on a gateway against one process, one call each (same run)
     single_prompt = (out.get("one_process") or {}).get("prompt_ms", {}).get("p95")
-    for name in ("one_worker", "two_workers"):
+    for name in ramped:
         first = next((lv for lv in out[name]["levels"] if lv["calls"] == 1), None)
         gw_prompt = first["prompt_ms"]["p95"] if first else None
         if single_prompt is not None and gw_prompt is not None:
             out[f"prompt_p95_gateway_minus_one_process_ms_{name}"] = round(
                 gw_prompt - single_prompt, 1
             )
-    out["wall_board_complete"] = one["wall_board_complete"] and two["wall_board_complete"]
+    out["wall_board_complete"] = all(out[name]["wall_board_complete"] for name in ramped)
     out["duration_s"] = round(time.monotonic() - t_start, 1)
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.cluster import WallBoard, compare
 
 STORED = {"c1": [("call_started", 0), ("metrics", 1000), ("metrics", 1000), ("call_ended", 9)]}
@@ -29,3 +31,14 @@ def test_missing_duplicated_and_reordered_events_are_counted() -> None:
 def test_a_call_the_wall_board_never_saw_is_all_missing() -> None:
     got = compare(WallBoard(), STORED)
     assert got["missing"] == 4 and not got["complete"]
+
+
+def test_level_lists_parse_sorted_and_refuse_nonsense() -> None:
+    import argparse
+
+    from benchmarks import cluster
+
+    assert cluster._int_list("16,8,12,8") == [8, 12, 16]
+    for bad in ("", "8,x", "0,4", "-2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cluster._int_list(bad)

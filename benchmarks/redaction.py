@@ -20,7 +20,7 @@
   utterances, the events the replay feed and REST detail read, the call row), or less
   than 90% of the card's voiced audio silent in the FLAC (``audio_card_muted_share_*``).
 * ``false_redactions_per_hour_calm``: placeholders in the finals of real calm English
-  speech without PII (``benchmarks/data/coach`` and ``benchmarks/data/real_en``, see
+  speech without PII (the English calls of ``benchmarks/data/coach`` and ``benchmarks/data/real_en``, see
   ``scripts/fetch_calm_speech.py``), per hour of audio; ``null`` with ``calm_note`` when
   they are not fetched.  ``false_redactions_per_hour_bundled``: the same over the two
   bundled synthetic calls (demo and ``bench asr``'s), against their scripts (their
@@ -370,6 +370,8 @@ def calm_legs() -> tuple[list[dict[str, np.ndarray]], list[str]]:
     calls: list[dict[str, np.ndarray]] = []
     names: list[str] = []
     for spec in fetched_calm_calls(COACH_DATA):
+        if spec.language != "en":  # the redactor's patterns and spoken numbers are English
+            continue
         calls.append({"customer": spec.audio})
         names.append(spec.corpus)
     real = real_en_corpus(REAL_EN) if REAL_EN.is_dir() else None

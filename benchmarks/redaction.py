@@ -20,11 +20,12 @@
   utterances, the events the replay feed and REST detail read, the call row), or less
   than 90% of the card's voiced audio silent in the FLAC (``audio_card_muted_share_*``).
 * ``false_redactions_per_hour_calm``: placeholders in the finals of real calm English
-  speech without PII (the English calls of ``benchmarks/data/coach`` and ``benchmarks/data/real_en``, see
-  ``scripts/fetch_calm_speech.py``), per hour of audio; ``null`` with ``calm_note`` when
-  they are not fetched.  ``false_redactions_per_hour_bundled``: the same over the two
-  bundled synthetic calls (demo and ``bench asr``'s), against their scripts (their
-  account numbers are PII, redacted rightly).
+  speech without PII (the English calls of ``benchmarks/data/coach`` and
+  ``benchmarks/data/real_en``, see ``scripts/fetch_calm_speech.py``), per hour of audio;
+  ``null`` with ``calm_note`` when they are not fetched.
+  ``false_redactions_per_hour_bundled``: the same over the two bundled synthetic calls
+  (demo and ``bench asr``'s), against their scripts (their account numbers are PII,
+  redacted rightly).
 
 Nothing is tuned to single items; the sets are regenerated from ``--seed``.
 """
